@@ -1,0 +1,103 @@
+"""The `atom` command line (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
+
+log = logging.getLogger("bot")
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atom", description="Atom, the AI assistant that lives in Slack.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)")
+    run.add_argument("--http", action="store_true", help="force HTTP mode even when SLACK_APP_TOKEN is set")
+    sub.add_parser("doctor", help="check configuration, database, Slack and stored provider keys")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    keys = sub.add_parser("keys", help="encryption keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("generate", help="print a new key for ATOM_ENCRYPTION_KEYS")
+    keys_sub.add_parser(
+        "rotate", help="re-encrypt every stored secret with the first key of ATOM_ENCRYPTION_KEYS"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "keys" and args.keys_command == "generate":
+            from cryptography.fernet import Fernet
+
+            print(Fernet.generate_key().decode())
+            return 0
+        if args.command == "run":
+            return _run(force_http=args.http)
+        if args.command == "migrate":
+            return asyncio.run(_migrate(load_settings(need_slack=False, create_key_file=True)))
+        if args.command == "doctor":
+            from bot.doctor import run_doctor
+
+            return asyncio.run(run_doctor())
+        if args.command == "keys" and args.keys_command == "rotate":
+            from bot.keys_cli import rotate
+
+            settings = load_settings(need_slack=False)
+            setup_logging(settings.log_level, settings.log_format)
+            return asyncio.run(rotate(settings))
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+def _run(force_http: bool) -> int:
+    settings = load_settings(create_key_file=True, force_http=force_http)
+    setup_logging(settings.log_level, settings.log_format)
+    _announce_key_file(settings)
+    from bot.server import run_forever
+
+    try:
+        asyncio.run(run_forever(settings))
+    except OSError as exc:  # port taken, database path not writable…
+        log.error("Atom could not start: %s", exc)
+        return 1
+    return 0
+
+
+def _announce_key_file(settings: Settings) -> None:
+    if settings.encryption_key_file is not None:
+        log.warning(
+            "ATOM_ENCRYPTION_KEYS is not set: using the key file %s (mode 0600), created on first start. "
+            "Back it up: without it, stored provider keys cannot be decrypted. For production, set "
+            "ATOM_ENCRYPTION_KEYS (see `atom keys generate`).",
+            settings.encryption_key_file,
+        )
+
+
+async def _migrate(settings: Settings) -> int:
+    from bot.storage import migrate
+    from bot.storage.engine import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        before = await migrate.current_revision(engine)
+        await migrate.upgrade(engine)
+        after = await migrate.current_revision(engine)
+    finally:
+        await engine.dispose()
+    print(
+        f"database schema: {before or 'empty'} -> {after}"
+        if before != after
+        else f"database schema up to date ({after})"
+    )
+    return 0

@@ -1,0 +1,53 @@
+"""Slack surfaces: parse the request, call a service, render. Nothing else lives here.
+
+`register` wires every listener through a `Surface`, which records what was registered so a test
+can compare the app's listeners with what manifest.yml declares, in both directions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.runtime import Runtime
+
+
+@dataclass
+class Surface:
+    app: AsyncApp
+    events: set[str] = field(default_factory=set)  # manifest names, e.g. "message.im", "app_mention"
+    commands: set[str] = field(default_factory=set)
+    shortcuts: set[str] = field(default_factory=set)  # callback ids
+    actions: set[str] = field(default_factory=set)
+    views: set[str] = field(default_factory=set)
+    assistant: bool = False
+
+    def event(self, manifest_name: str, matcher=None):
+        self.events.add(manifest_name)
+        return self.app.event(matcher or manifest_name)
+
+    def command(self, name: str):
+        self.commands.add(name)
+        return self.app.command(name)
+
+    def message_shortcut(self, callback_id: str):
+        self.shortcuts.add(callback_id)
+        return self.app.message_shortcut(callback_id)
+
+    def action(self, action_id: str):
+        self.actions.add(action_id)
+        return self.app.action(action_id)
+
+    def view(self, callback_id: str):
+        self.views.add(callback_id)
+        return self.app.view(callback_id)
+
+
+def register(app: AsyncApp, runtime: Runtime) -> Surface:
+    from bot.handlers import assistant, commands, home, messages
+
+    surface = Surface(app)
+    for module in (home, commands, messages, assistant):
+        module.register(surface, runtime)
+    return surface

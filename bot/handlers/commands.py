@@ -1,0 +1,36 @@
+"""`/atom` and its subcommands: parse the text, hand over to the surface that owns the feature."""
+
+from __future__ import annotations
+
+import logging
+
+from bot import commands
+from bot.identity import Person
+from bot.runtime import Runtime
+from bot.views import serialise
+from bot.views.help import help_blocks
+from bot.views.messages import no_key_blocks
+
+log = logging.getLogger(__name__)
+
+NOT_YET = "`/atom {name}` is not available in this version of Atom yet. `/atom help` lists what is."
+
+
+def register(surface, runtime: Runtime) -> None:
+    # name → async fn(ack, parsed, person, command, client, runtime); features add theirs here.
+    routes: dict = {}
+
+    @surface.command("/atom")
+    async def on_atom(ack, command, context, client):
+        parsed = commands.parse(command.get("text"))
+        person = Person.from_context(context)
+        if parsed.name == "help":
+            await ack(blocks=serialise(help_blocks(parsed.note)), text="Atom help")
+        elif parsed.name in routes:
+            await routes[parsed.name](
+                ack=ack, parsed=parsed, person=person, command=command, client=client, runtime=runtime
+            )
+        elif parsed.name == "ask":
+            await ack(blocks=no_key_blocks(), text="Atom needs a provider key first.")
+        else:
+            await ack(text=NOT_YET.format(name=parsed.name))

@@ -1,0 +1,1 @@
+"""Model providers, routing, calls and pricing."""

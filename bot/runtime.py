@@ -1,0 +1,55 @@
+"""The running process's shared parts: settings, database, repositories, metrics, in-flight work.
+
+Built once by `atom run` (and by tests, against their own database and fakes) and handed to the
+handlers, which reach every service through it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot.config import Settings
+from bot.inflight import InFlight
+from bot.metrics import Metrics
+from bot.slack_client import build_client
+from bot.storage import migrate
+from bot.storage.engine import create_engine, session_factory
+from bot.storage.repositories import EventClaims
+
+log = logging.getLogger(__name__)
+EVENT_CLAIM_RETENTION = timedelta(days=2)  # Slack stops retrying after about an hour
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker
+    client: AsyncWebClient
+    metrics: Metrics = field(default_factory=Metrics)
+    inflight: InFlight | None = None
+    event_claims: EventClaims | None = None
+    scheduler_running: bool = False
+
+    def __post_init__(self) -> None:
+        if self.inflight is None:
+            self.inflight = InFlight(on_change=self.metrics.inflight.set)
+        self.event_claims = EventClaims(self.sessions)
+
+    @classmethod
+    async def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:
+        engine = create_engine(settings.database_url)
+        if run_migrations:
+            await migrate.upgrade(engine)
+        client = build_client(settings.slack_api_url, settings.slack_bot_token)
+        runtime = cls(settings=settings, engine=engine, sessions=session_factory(engine), client=client)
+        await runtime.event_claims.purge_older_than(EVENT_CLAIM_RETENTION)
+        return runtime
+
+    async def close(self) -> None:
+        await self.engine.dispose()

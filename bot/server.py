@@ -1,0 +1,209 @@
+"""The HTTP server and process lifecycle of `atom run`.
+
+HTTP mode serves Bolt at `POST /slack/events`; both modes serve `/healthz`, `/readyz` and
+`/metrics` on ATOM_PORT. Requests are checked here before Bolt sees them: an unsigned request is
+refused with 401 before Bolt can log its body, and a signed but malformed one gets a 4xx instead
+of Bolt's 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import time
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.llm import runtime as llm_runtime
+from bot.runtime import Runtime
+from bot.storage.engine import ping
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024  # Slack's largest payloads (view submissions) are far below this
+SHUTDOWN_GRACE_SECONDS = 20.0
+
+
+def _request_kind(content_type: str, raw: str) -> str | None:
+    """Classify a signed body, or None when it is malformed."""
+    if content_type == "application/json":
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return None
+        return str(body.get("type") or "unknown") if isinstance(body, dict) else None
+    if content_type == "application/x-www-form-urlencoded":
+        form = parse_qs(raw, keep_blank_values=True)
+        if "payload" in form:
+            try:
+                payload = json.loads(form["payload"][0])
+            except ValueError:
+                return None
+            return str(payload.get("type") or "unknown") if isinstance(payload, dict) else None
+        if "command" in form:
+            return "slash_command"
+        if "ssl_check" in form:
+            return "ssl_check"
+        return None
+    return None
+
+
+def slack_events_handler(app: AsyncApp, runtime: Runtime):
+    verifier = SignatureVerifier(runtime.settings.slack_signing_secret or "")
+    metrics = runtime.metrics
+
+    async def handle(request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        try:
+            raw = await request.text()
+        except web.HTTPRequestEntityTooLarge:
+            metrics.rejected.labels("too_large").inc()
+            return web.json_response({"error": "body too large"}, status=413)
+        except UnicodeDecodeError:
+            metrics.rejected.labels("malformed").inc()
+            return web.json_response({"error": "body is not UTF-8"}, status=400)
+        if not verifier.is_valid_request(raw, dict(request.headers)):
+            metrics.rejected.labels("signature").inc()
+            return web.json_response({"error": "invalid request signature"}, status=401)
+        kind = _request_kind(request.content_type, raw)
+        if kind is None:
+            metrics.rejected.labels("malformed").inc()
+            status = (
+                415
+                if request.content_type
+                not in (
+                    "application/json",
+                    "application/x-www-form-urlencoded",
+                )
+                else 400
+            )
+            return web.json_response({"error": "malformed request"}, status=status)
+        metrics.requests.labels(kind).inc()
+        bolt_request = AsyncBoltRequest(body=raw, query=request.query_string, headers=request.headers)
+        bolt_response = await app.async_dispatch(bolt_request)
+        response = await to_aiohttp_response(bolt_response)
+        if response.status == 200:
+            metrics.acks.inc()
+        metrics.ack_latency.observe(time.perf_counter() - started)
+        return response
+
+    return handle
+
+
+def build_web_app(runtime: Runtime, app: AsyncApp | None, *, serve_events: bool) -> web.Application:
+    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
+
+    async def healthz(_request):
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_request):
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(ping(runtime.engine), 2.0)
+            checks["database"] = "ok"
+        except Exception as exc:  # readiness reports, it does not raise
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        checks["scheduler"] = "ok" if runtime.scheduler_running else "not running"
+        checks["accepting"] = "ok" if runtime.inflight.accepting else "shutting down"
+        ready = all(v == "ok" for v in checks.values())
+        return web.json_response(
+            {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+        )
+
+    async def metrics(_request):
+        return web.Response(
+            body=runtime.metrics.render(), headers={"Content-Type": runtime.metrics.content_type}
+        )
+
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/readyz", readyz)
+    web_app.router.add_get("/metrics", metrics)
+    if serve_events and app is not None:
+        web_app.router.add_post("/slack/events", slack_events_handler(app, runtime))
+    return web_app
+
+
+class AtomServer:
+    """One running Atom: runtime, Bolt app, HTTP site and (optionally) the Socket Mode connection."""
+
+    def __init__(self, settings: Settings, host: str = "0.0.0.0", port: int | None = None):
+        self.settings = settings
+        self.host = host
+        self.port = settings.port if port is None else port
+        self.runtime: Runtime | None = None
+        self.app: AsyncApp | None = None
+        self.surface = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._socket_handler = None
+        self._stopped = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.runtime = await Runtime.open(self.settings)
+        self.runtime.scheduler_running = True  # no scheduled jobs yet: the scheduler arrives with workflows
+        self.app, self.surface = build_app(self.runtime)
+        web_app = build_web_app(self.runtime, self.app, serve_events=not self.settings.socket_mode)
+        self._runner = web.AppRunner(web_app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        self._site = web.TCPSite(self._runner, self.host, self.port)
+        await self._site.start()
+        if self.port == 0:
+            self.port = self._runner.addresses[0][1]
+        if self.settings.socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self._socket_handler = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
+            await self._socket_handler.connect_async()
+        log.info(
+            "Atom is listening on port %s (%s)",
+            self.port,
+            "Socket Mode" if self.settings.socket_mode else "HTTP mode, POST /slack/events",
+        )
+
+    async def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Stop taking new work, let in-flight replies finish (bounded), then release everything."""
+        if self.runtime is None:
+            return
+        self.runtime.inflight.accepting = False
+        if self._site is not None:
+            await self._site.stop()  # no new connections; replies already acked keep going
+        if self._socket_handler is not None:
+            await self._socket_handler.close_async()
+        drained = await self.runtime.inflight.drain(grace)
+        if not drained:
+            log.warning(
+                "stopped with %d replies still in flight after %.0fs", self.runtime.inflight.count, grace
+            )
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.runtime.close()
+        self.runtime = None
+        self._stopped.set()
+
+
+async def run_forever(settings: Settings) -> None:
+    llm_runtime.set_offline_switches()
+    server = AtomServer(settings)
+    await server.start()
+    # litellm takes seconds to import: Slack is already being acknowledged while it loads.
+    llm_runtime.start_background_load()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: finishing replies in flight")
+    await server.stop()

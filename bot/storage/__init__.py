@@ -1,0 +1,1 @@
+"""Storage: engine, models, migrations, encryption and repositories (the only code that speaks SQL)."""

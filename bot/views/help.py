@@ -1,0 +1,38 @@
+"""The `/atom help` answer."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+
+COMMANDS: list[tuple[str, str]] = [
+    ("/atom <question>", "ask Atom anything (same as `/atom ask <question>`); the answer is private"),
+    ("/atom keys", "add, replace, check or remove your AI provider keys (private modal)"),
+    ("/atom settings", "choose how Atom picks a model: Save, Balanced or Best"),
+    ("/atom usage", "this month's requests, spend and savings"),
+    ("/atom connect <service>", "connect Google Calendar, Gmail, Drive or Asana"),
+    ("/atom workflow <description>", "turn a plain-language request into a scheduled workflow"),
+    ("/atom workflows", "list, pause or delete your workflows"),
+    ("/atom forget", "delete your conversation history with Atom"),
+    ("/atom export", "download what Atom stores about you"),
+    ("/atom admin", "workspace admins: providers, shared keys, budgets, audit log"),
+    ("/atom help", "this list"),
+]
+
+
+def help_blocks(note: str | None = None) -> list:
+    blocks: list = []
+    if note:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=note)))
+    blocks.append(HeaderBlock(text="Atom: what you can ask"))
+    lines = "\n".join(f"• `{cmd}`: {what}" for cmd, what in COMMANDS)
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=lines)))
+    blocks.append(
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text="You can also DM me, open me in the Assistant panel, or mention @Atom in a channel."
+                )
+            ]
+        )
+    )
+    return blocks

@@ -1,0 +1,97 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when ATOM_TEST_POSTGRES_URL is set),
+the fake Slack, and a real Atom server on a real port."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.llm.runtime import set_offline_switches
+
+set_offline_switches()  # before anything can import litellm
+
+POSTGRES_URL = os.environ.get("ATOM_TEST_POSTGRES_URL")
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-bot-token"
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def postgres_database():
+    """A database of this test run's own on the PostgreSQL server, dropped at the end."""
+    if not POSTGRES_URL:
+        pytest.skip("ATOM_TEST_POSTGRES_URL is not set")
+    import asyncpg
+
+    name = f"atom_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    def run(sql: str) -> None:
+        # Its own thread and loop: the fixture may be first requested from inside a running loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, admin(sql)).result()
+
+    run(f'CREATE DATABASE "{name}"')
+    base, _, _ = POSTGRES_URL.rpartition("/")
+    yield f"{base}/{name}"
+    run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'atom.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request, tmp_path: Path):
+    """Runs a test once on SQLite and once on PostgreSQL (skipped without a server).
+
+    The PostgreSQL database is this run's own; each test leaves it empty for the next.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'atom.db'}"
+        return
+    url = request.getfixturevalue("postgres_database")
+    yield url
+    from sqlalchemy import text
+
+    from bot.storage.engine import create_engine
+
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture
+def encryption_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def atom_env(slack_url: str, database_url: str, encryption_key: str, **extra: str) -> dict[str, str]:
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_url,
+        "ATOM_DATABASE_URL": database_url,
+        "ATOM_ENCRYPTION_KEYS": encryption_key,
+        "ATOM_PORT": "3000",
+    }
+    env.update(extra)
+    return env

@@ -1,0 +1,80 @@
+"""manifest.yml: valid against Slack's own schema, and in step with the app's listeners both ways."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from referencing import Registry, Resource
+
+from bot.app import build_app
+from bot.config import load_settings
+from bot.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_DIR = ROOT.parent / "shared" / "slack-manifest-schema"
+SCHEMA_URL = "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/{}"
+
+
+def load_manifest() -> dict:
+    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+
+def validator():
+    if not SCHEMA_DIR.exists():
+        pytest.skip(f"Slack's manifest schema is not at {SCHEMA_DIR}")
+    resources = []
+    for name in ("manifest.schema.1.0.0.json", "manifest.schema.2.0.0.json"):
+        contents = json.loads((SCHEMA_DIR / name).read_text())
+        resources.append((SCHEMA_URL.format(name), Resource.from_contents(contents)))
+    registry = Registry().with_resources(resources)
+    entry = json.loads((SCHEMA_DIR / "manifest.schema.json").read_text())
+    return jsonschema.Draft7Validator(entry, registry=registry)
+
+
+def test_manifest_is_valid_against_slacks_schema():
+    errors = sorted(validator().iter_errors(load_manifest()), key=str)
+    assert not errors, "\n".join(e.message for e in errors)
+
+
+def test_the_schema_check_can_fail():
+    broken = load_manifest()
+    broken["features"]["slash_commands"][0]["unknown_field"] = True
+    assert list(validator().iter_errors(broken))
+
+
+@pytest.fixture
+async def surface(sqlite_url, encryption_key):
+    settings = load_settings(
+        {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "ATOM_DATABASE_URL": sqlite_url,
+         "ATOM_ENCRYPTION_KEYS": encryption_key}
+    )
+    runtime = await Runtime.open(settings)
+    try:
+        _app, surface = build_app(runtime)
+        yield surface
+    finally:
+        await runtime.close()
+
+
+async def test_manifest_and_listeners_match_both_ways(surface):
+    manifest = load_manifest()
+    declared_events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert declared_events == surface.events
+    declared_commands = {c["command"] for c in manifest["features"].get("slash_commands", [])}
+    assert declared_commands == surface.commands
+    declared_shortcuts = {s["callback_id"] for s in manifest["features"].get("shortcuts", [])}
+    assert declared_shortcuts == surface.shortcuts
+    assert ("assistant_view" in manifest["features"]) == surface.assistant
+    if surface.actions or surface.views or surface.shortcuts:
+        assert manifest["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_every_bot_scope_is_explained_in_readme():
+    readme = (ROOT / "README.md").read_text()
+    for scope in load_manifest()["oauth_config"]["scopes"]["bot"]:
+        assert re.search(rf"`{re.escape(scope)}`\s*\|", readme), f"README does not say why Atom needs {scope}"
