@@ -95,3 +95,67 @@ def atom_env(slack_url: str, database_url: str, encryption_key: str, **extra: st
     }
     env.update(extra)
     return env
+
+
+@pytest.fixture
+async def fake_slack():
+    from tests.fakes.slack import FakeSlack
+
+    async with FakeSlack() as slack:
+        yield slack
+
+
+class AtomHarness:
+    """A real Atom (AtomServer on a real port) wired to the fake Slack, plus a signed client."""
+
+    def __init__(self, slack, env: dict[str, str]):
+        self.slack = slack
+        self.env = env
+        self.server = None
+        self.client = None
+
+    async def start(self, **overrides: str):
+        from bot.config import load_settings
+        from bot.server import AtomServer
+        from tests.fakes.signing import SlackRequestClient
+
+        settings = load_settings({**self.env, **overrides})
+        self.server = AtomServer(settings, host="127.0.0.1", port=0)
+        await self.server.start()
+        self.client = SlackRequestClient(self.server.url, SIGNING_SECRET, response_url_base=self.slack.response_url_base)
+        return self
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def runtime(self):
+        return self.server.runtime
+
+    async def stop(self):
+        if self.client is not None:
+            await self.client.close()
+        if self.server is not None:
+            await self.server.stop(grace=5)
+
+    async def restart(self):
+        await self.stop()
+        return await self.start()
+
+
+@pytest.fixture
+async def atom(fake_slack, database_url, encryption_key):
+    harness = AtomHarness(fake_slack, atom_env(fake_slack.url, database_url, encryption_key))
+    await harness.start()
+    yield harness
+    await harness.stop()
+
+
+@pytest.fixture
+async def atom_sqlite(fake_slack, sqlite_url, encryption_key):
+    """Atom on SQLite only, for scenarios whose database does not matter."""
+    harness = AtomHarness(fake_slack, atom_env(fake_slack.url, sqlite_url, encryption_key))
+    await harness.start()
+    yield harness
+    await harness.stop()
