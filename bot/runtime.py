@@ -13,13 +13,16 @@ from datetime import timedelta
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bot.config import Settings
+from bot.admins import AdminDirectory
+from bot.config import ConfigError, Settings
 from bot.inflight import InFlight
 from bot.metrics import Metrics
 from bot.slack_client import build_client
 from bot.storage import migrate
+from bot.storage.encryption import Crypto
 from bot.storage.engine import create_engine, session_factory
 from bot.storage.repositories import EventClaims
+from bot.vault import EncryptionKeyMismatch, KeyVault
 
 log = logging.getLogger(__name__)
 EVENT_CLAIM_RETENTION = timedelta(days=2)  # Slack stops retrying after about an hour
@@ -34,12 +37,15 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     inflight: InFlight | None = None
     event_claims: EventClaims | None = None
+    vault: KeyVault | None = None
+    admins: AdminDirectory = field(default_factory=AdminDirectory)
     scheduler_running: bool = False
 
     def __post_init__(self) -> None:
         if self.inflight is None:
             self.inflight = InFlight(on_change=self.metrics.inflight.set)
         self.event_claims = EventClaims(self.sessions)
+        self.vault = KeyVault(self.sessions, Crypto(self.settings.encryption_keys))
 
     @classmethod
     async def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:
@@ -48,7 +54,12 @@ class Runtime:
             await migrate.upgrade(engine)
         client = build_client(settings.slack_api_url, settings.slack_bot_token)
         runtime = cls(settings=settings, engine=engine, sessions=session_factory(engine), client=client)
-        await runtime.event_claims.purge_older_than(EVENT_CLAIM_RETENTION)
+        try:
+            await runtime.event_claims.purge_older_than(EVENT_CLAIM_RETENTION)
+            await runtime.vault.verify_encryption()
+        except EncryptionKeyMismatch as exc:
+            await engine.dispose()
+            raise ConfigError([str(exc)]) from None
         return runtime
 
     async def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Index, String
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -30,3 +30,76 @@ class EventClaim(Base):
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_slack_event_claims_claimed_at", "claimed_at"),)
+
+
+class ProviderCredential(Base):
+    """A provider key (encrypted) with its non-secret settings, owned by a person or a workspace.
+
+    Workspace-shared keys have `user_id == ""`. The plaintext never touches this row: `secret`
+    holds a Fernet token of the key, `hint` the few characters a person may see.
+    """
+
+    __tablename__ = "provider_credentials"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(SlackId, default="")
+    team_id: Mapped[str] = mapped_column(SlackId)
+    user_id: Mapped[str] = mapped_column(SlackId, default="")
+    provider: Mapped[str] = mapped_column(String(32))
+    secret: Mapped[str] = mapped_column(Text)
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    hint: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="unchecked")  # unchecked|ok|failing|needs_reentry
+    status_detail: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "enterprise_id", "team_id", "user_id", "provider", name="uq_provider_credentials_owner"
+        ),
+    )
+
+    def __repr__(self) -> str:
+        return (
+            f"ProviderCredential({self.provider}, {self.team_id}/{self.user_id or 'workspace'}, {self.hint})"
+        )
+
+
+class WorkspacePolicy(Base):
+    """What a workspace admin decided for everyone: blocked providers (budgets come later)."""
+
+    __tablename__ = "workspace_policies"
+
+    enterprise_id: Mapped[str] = mapped_column(SlackId, primary_key=True, default="")
+    team_id: Mapped[str] = mapped_column(SlackId, primary_key=True)
+    blocked_providers: Mapped[list] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what to keys and workspace policy, and when. Never the key itself."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    enterprise_id: Mapped[str] = mapped_column(SlackId, default="")
+    team_id: Mapped[str] = mapped_column(SlackId)
+    actor_user_id: Mapped[str] = mapped_column(SlackId)
+    action: Mapped[str] = mapped_column(String(40))
+    provider: Mapped[str] = mapped_column(String(32), default="")
+    scope: Mapped[str] = mapped_column(String(16), default="personal")  # personal|workspace
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_audit_events_workspace_time", "enterprise_id", "team_id", "created_at"),)
+
+
+class Meta(Base):
+    """Small process-wide facts, e.g. the encryption canary."""
+
+    __tablename__ = "atom_meta"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.storage.models import EventClaim, utcnow
+from bot.storage.models import (
+    AuditEvent,
+    EventClaim,
+    Meta,
+    ProviderCredential,
+    WorkspacePolicy,
+    utcnow,
+)
 
 
 class EventClaims:
@@ -38,3 +46,203 @@ class EventClaims:
             result = await session.execute(delete(EventClaim).where(EventClaim.claimed_at < cutoff))
             await session.commit()
             return result.rowcount or 0
+
+
+class Credentials:
+    """Rows of provider_credentials. Tokens in, tokens out: encryption is the vault's job."""
+
+    def __init__(self, sessions: async_sessionmaker):
+        self._sessions = sessions
+
+    @staticmethod
+    def _owner(enterprise_id: str, team_id: str, user_id: str):
+        return (
+            ProviderCredential.enterprise_id == enterprise_id,
+            ProviderCredential.team_id == team_id,
+            ProviderCredential.user_id == user_id,
+        )
+
+    async def for_owner(self, enterprise_id: str, team_id: str, user_id: str) -> list[ProviderCredential]:
+        async with self._sessions() as session:
+            result = await session.execute(
+                select(ProviderCredential).where(*self._owner(enterprise_id, team_id, user_id))
+            )
+            return list(result.scalars())
+
+    async def for_person_and_workspace(
+        self, enterprise_id: str, team_id: str, user_id: str
+    ) -> list[ProviderCredential]:
+        async with self._sessions() as session:
+            result = await session.execute(
+                select(ProviderCredential).where(
+                    ProviderCredential.enterprise_id == enterprise_id,
+                    ProviderCredential.team_id == team_id,
+                    ProviderCredential.user_id.in_([user_id, ""]),
+                )
+            )
+            return list(result.scalars())
+
+    async def get(
+        self, enterprise_id: str, team_id: str, user_id: str, provider: str
+    ) -> ProviderCredential | None:
+        async with self._sessions() as session:
+            result = await session.execute(
+                select(ProviderCredential).where(
+                    *self._owner(enterprise_id, team_id, user_id), ProviderCredential.provider == provider
+                )
+            )
+            return result.scalar_one_or_none()
+
+    async def upsert(
+        self,
+        *,
+        enterprise_id: str,
+        team_id: str,
+        user_id: str,
+        provider: str,
+        secret: str,
+        settings: dict,
+        hint: str,
+        status: str,
+        status_detail: str,
+        checked: bool,
+    ) -> bool:
+        """Insert or replace the owner's credential for a provider. True when it replaced one."""
+        now = utcnow()
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                select(ProviderCredential)
+                .where(*self._owner(enterprise_id, team_id, user_id), ProviderCredential.provider == provider)
+                .with_for_update()
+            )
+            row = result.scalar_one_or_none()
+            replaced = row is not None
+            if row is None:
+                row = ProviderCredential(
+                    id=str(uuid.uuid4()),
+                    enterprise_id=enterprise_id,
+                    team_id=team_id,
+                    user_id=user_id,
+                    provider=provider,
+                    created_at=now,
+                )
+                session.add(row)
+            row.secret, row.settings, row.hint = secret, settings, hint
+            row.status, row.status_detail, row.updated_at = status, status_detail[:300], now
+            row.checked_at = now if checked else None
+            return replaced
+
+    async def set_status(self, credential_id: str, status: str, detail: str, checked: bool = True) -> None:
+        values = {"status": status, "status_detail": detail[:300]}
+        if checked:
+            values["checked_at"] = utcnow()
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(ProviderCredential).where(ProviderCredential.id == credential_id).values(**values)
+            )
+
+    async def delete(self, enterprise_id: str, team_id: str, user_id: str, provider: str) -> bool:
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                delete(ProviderCredential).where(
+                    *self._owner(enterprise_id, team_id, user_id), ProviderCredential.provider == provider
+                )
+            )
+            return (result.rowcount or 0) > 0
+
+    async def all_tokens(self) -> list[tuple[str, str]]:
+        """(id, token) of every stored secret, for start-up checks and rotation."""
+        async with self._sessions() as session:
+            result = await session.execute(select(ProviderCredential.id, ProviderCredential.secret))
+            return [(row.id, row.secret) for row in result]
+
+    async def replace_tokens(self, tokens: dict[str, str]) -> None:
+        async with self._sessions() as session, session.begin():
+            for credential_id, token in tokens.items():
+                await session.execute(
+                    update(ProviderCredential)
+                    .where(ProviderCredential.id == credential_id)
+                    .values(secret=token)
+                )
+
+
+class WorkspacePolicies:
+    def __init__(self, sessions: async_sessionmaker):
+        self._sessions = sessions
+
+    async def blocked(self, enterprise_id: str, team_id: str) -> set[str]:
+        async with self._sessions() as session:
+            row = await session.get(WorkspacePolicy, (enterprise_id, team_id))
+            return set(row.blocked_providers) if row else set()
+
+    async def set_blocked(self, enterprise_id: str, team_id: str, provider: str, blocked: bool) -> bool:
+        """Block or unblock; True when that changed anything."""
+        async with self._sessions() as session, session.begin():
+            row = await session.get(WorkspacePolicy, (enterprise_id, team_id), with_for_update=True)
+            if row is None:
+                row = WorkspacePolicy(enterprise_id=enterprise_id, team_id=team_id, blocked_providers=[])
+                session.add(row)
+            current = set(row.blocked_providers or [])
+            wanted = current | {provider} if blocked else current - {provider}
+            if wanted == current:
+                return False
+            row.blocked_providers, row.updated_at = sorted(wanted), utcnow()
+            return True
+
+
+class AuditLog:
+    def __init__(self, sessions: async_sessionmaker):
+        self._sessions = sessions
+
+    async def record(
+        self,
+        *,
+        enterprise_id: str,
+        team_id: str,
+        actor: str,
+        action: str,
+        provider: str = "",
+        scope: str = "personal",
+        detail: str = "",
+    ) -> None:
+        async with self._sessions() as session, session.begin():
+            session.add(
+                AuditEvent(
+                    enterprise_id=enterprise_id,
+                    team_id=team_id,
+                    actor_user_id=actor,
+                    action=action,
+                    provider=provider,
+                    scope=scope,
+                    detail=detail[:300],
+                    created_at=utcnow(),
+                )
+            )
+
+    async def recent(self, enterprise_id: str, team_id: str, limit: int = 25) -> list[AuditEvent]:
+        async with self._sessions() as session:
+            result = await session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.enterprise_id == enterprise_id, AuditEvent.team_id == team_id)
+                .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+                .limit(limit)
+            )
+            return list(result.scalars())
+
+
+class MetaValues:
+    def __init__(self, sessions: async_sessionmaker):
+        self._sessions = sessions
+
+    async def get(self, name: str) -> str | None:
+        async with self._sessions() as session:
+            row = await session.get(Meta, name)
+            return row.value if row else None
+
+    async def put(self, name: str, value: str) -> None:
+        async with self._sessions() as session, session.begin():
+            row = await session.get(Meta, name)
+            if row is None:
+                session.add(Meta(name=name, value=value))
+            else:
+                row.value = value

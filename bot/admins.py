@@ -1,0 +1,27 @@
+"""Who is a workspace admin: Slack's own `is_admin` / `is_owner` from users.info, cached briefly."""
+
+from __future__ import annotations
+
+import time
+
+from bot.identity import Person
+
+CACHE_SECONDS = 60.0
+
+
+class AdminDirectory:
+    def __init__(self, ttl: float = CACHE_SECONDS):
+        self._ttl = ttl
+        self._cache: dict[tuple[str, str, str], tuple[bool, float]] = {}
+
+    async def is_admin(self, client, person: Person) -> bool:
+        key = (person.enterprise_id, person.team_id, person.user_id)
+        cached = self._cache.get(key)
+        now = time.monotonic()
+        if cached and cached[1] > now:
+            return cached[0]
+        response = await client.users_info(user=person.user_id)
+        user = response.get("user") or {}
+        admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+        self._cache[key] = (admin, now + self._ttl)
+        return admin

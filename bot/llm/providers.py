@@ -1,0 +1,256 @@
+"""The provider catalog: one entry per provider says everything Atom needs to know about it.
+
+Fields a person fills in, what a key looks like, how litellm names its models and where its
+API lives. Adding a sixth provider is one more `Provider(...)` in `CATALOG`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+MAX_KEY_LENGTH = 300  # real keys are under 200 characters
+AZURE_DEFAULT_API_VERSION = "2024-10-21"
+# Model families an Azure deployment may run; litellm prices them as `azure/<family>`.
+AZURE_MODEL_FAMILIES = (
+    "gpt-4o-mini",
+    "gpt-4o",
+    "gpt-4.1-nano",
+    "gpt-4.1-mini",
+    "gpt-4.1",
+    "gpt-5-nano",
+    "gpt-5-mini",
+    "gpt-5",
+    "o3-mini",
+    "o4-mini",
+)
+
+
+@dataclass(frozen=True)
+class FormField:
+    """A non-secret setting entered next to the key (Azure's endpoint, deployments…)."""
+
+    name: str
+    label: str
+    placeholder: str
+    hint: str = ""
+    optional: bool = False
+    multiline: bool = False
+    default: str = ""
+
+
+@dataclass(frozen=True)
+class Provider:
+    id: str
+    label: str
+    key_pattern: re.Pattern[str]
+    key_example: str  # how a key looks, for messages: "sk-…"
+    litellm_prefix: str
+    check_model: str  # the cheapest model, used for the one-call key check
+    console_url: str
+    base_setting: str | None  # key of Settings.provider_bases; None when the base is per key
+    fields: tuple[FormField, ...] = ()
+    validate_fields: Callable[[Mapping[str, str]], tuple[dict, dict[str, str]]] | None = field(
+        default=None, repr=False
+    )
+
+
+# What each provider's keys start with, for telling a person "that is an Anthropic key".
+KEY_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("anthropic", re.compile(r"^sk-ant-[A-Za-z0-9_\-]{20,}$")),
+    ("gemini", re.compile(r"^AIza[0-9A-Za-z_\-]{30,}$")),
+    ("openai", re.compile(r"^sk-(?!ant-)[A-Za-z0-9_\-]{20,}$")),
+)
+# A key pasted into a chat message: looked for anywhere in the text.
+PASTED_KEY = re.compile(
+    r"(?<![A-Za-z0-9_\-])(sk-ant-[A-Za-z0-9_\-]{20,}|sk-[A-Za-z0-9_\-]{20,}|AIza[0-9A-Za-z_\-]{30,})"
+)
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_https_url(value: str) -> str | None:
+    """None when `value` is an acceptable endpoint; else why not. https, or http on loopback only."""
+    parsed = urlparse(value)
+    if not parsed.scheme or not parsed.hostname:
+        return "That is not a URL. It looks like https://my-resource.openai.azure.com"
+    if parsed.scheme == "https":
+        return None
+    if parsed.scheme == "http" and is_loopback(parsed.hostname):
+        return None
+    return "The endpoint must start with https:// (plain http is allowed only for localhost)."
+
+
+def parse_deployments(text: str) -> tuple[dict[str, str], str | None]:
+    """`deployment = model family` per line → {deployment: family}, or an error message."""
+    deployments: dict[str, str] = {}
+    for number, line in enumerate(text.replace(",", "\n").splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        name, sep, family = (part.strip() for part in line.partition("="))
+        if not sep or not name or not family:
+            return {}, f"Line {number}: write `deployment-name = model`, e.g. `chat-mini = gpt-4o-mini`."
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}", name):
+            return {}, f"Line {number}: '{name[:30]}' is not a valid Azure deployment name."
+        if family not in AZURE_MODEL_FAMILIES:
+            return (
+                {},
+                f"Line {number}: '{family[:30]}' is not a model Atom knows. Use one of: {', '.join(AZURE_MODEL_FAMILIES)}.",
+            )
+        deployments[name] = family
+    if not deployments:
+        return {}, "Add at least one deployment, e.g. `chat-mini = gpt-4o-mini`."
+    return deployments, None
+
+
+def _azure_fields(values: Mapping[str, str]) -> tuple[dict, dict[str, str]]:
+    errors: dict[str, str] = {}
+    endpoint = (values.get("endpoint") or "").strip().rstrip("/")
+    if not endpoint:
+        errors["endpoint"] = "Enter your Azure OpenAI endpoint, like https://my-resource.openai.azure.com"
+    elif problem := check_https_url(endpoint):
+        errors["endpoint"] = problem
+    deployments, problem = parse_deployments(values.get("deployments") or "")
+    if problem:
+        errors["deployments"] = problem
+    api_version = (values.get("api_version") or "").strip() or AZURE_DEFAULT_API_VERSION
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(-preview)?", api_version):
+        errors["api_version"] = f"API versions look like {AZURE_DEFAULT_API_VERSION} (or …-preview)."
+    return {"endpoint": endpoint, "deployments": deployments, "api_version": api_version}, errors
+
+
+CATALOG: dict[str, Provider] = {
+    p.id: p
+    for p in (
+        Provider(
+            id="openai",
+            label="OpenAI",
+            key_pattern=re.compile(r"^sk-(?!ant-)[A-Za-z0-9_\-]{20,}$"),
+            key_example="sk-…",
+            litellm_prefix="openai",
+            check_model="gpt-4o-mini",
+            console_url="https://platform.openai.com/api-keys",
+            base_setting="openai",
+        ),
+        Provider(
+            id="anthropic",
+            label="Anthropic",
+            key_pattern=re.compile(r"^sk-ant-[A-Za-z0-9_\-]{20,}$"),
+            key_example="sk-ant-…",
+            litellm_prefix="anthropic",
+            check_model="claude-haiku-4-5",
+            console_url="https://console.anthropic.com/settings/keys",
+            base_setting="anthropic",
+        ),
+        Provider(
+            id="gemini",
+            label="Google Gemini",
+            key_pattern=re.compile(r"^AIza[0-9A-Za-z_\-]{30,}$"),
+            key_example="AIza…",
+            litellm_prefix="gemini",
+            check_model="gemini-2.5-flash-lite",
+            console_url="https://aistudio.google.com/app/apikey",
+            base_setting="gemini",
+        ),
+        Provider(
+            id="deepseek",
+            label="DeepSeek",
+            key_pattern=re.compile(r"^sk-(?!ant-)[A-Za-z0-9_\-]{20,}$"),
+            key_example="sk-…",
+            litellm_prefix="deepseek",
+            check_model="deepseek-chat",
+            console_url="https://platform.deepseek.com/api_keys",
+            base_setting="deepseek",
+        ),
+        Provider(
+            id="azure",
+            label="Azure OpenAI",
+            key_pattern=re.compile(r"^[A-Za-z0-9]{32,100}$"),
+            key_example="a 32- or 84-character key from Keys and Endpoint",
+            litellm_prefix="azure",
+            check_model="",  # the first deployment
+            console_url="https://portal.azure.com/#view/Microsoft_Azure_ProjectOxford/CognitiveServicesHub/~/OpenAI",
+            base_setting=None,
+            fields=(
+                FormField("endpoint", "Endpoint", "https://my-resource.openai.azure.com"),
+                FormField(
+                    "deployments",
+                    "Deployments",
+                    "chat-mini = gpt-4o-mini",
+                    hint="One per line: your deployment name = the model it runs.",
+                    multiline=True,
+                ),
+                FormField(
+                    "api_version",
+                    "API version",
+                    AZURE_DEFAULT_API_VERSION,
+                    optional=True,
+                    default=AZURE_DEFAULT_API_VERSION,
+                ),
+            ),
+            validate_fields=_azure_fields,
+        ),
+    )
+}
+
+
+def get(provider_id: str) -> Provider | None:
+    return CATALOG.get(provider_id)
+
+
+def shape_of(key: str) -> str | None:
+    """Which provider a key's shape belongs to, when it is unambiguous."""
+    for provider_id, pattern in KEY_SHAPES:
+        if pattern.match(key):
+            return provider_id
+    return None
+
+
+def check_key_format(provider: Provider, raw: str | None) -> tuple[str, str | None]:
+    """Clean a pasted key: (key, None) when it looks right, else ("", a specific message)."""
+    key = (raw or "").strip()  # copy-paste often brings a space or newline along
+    label = provider.label
+    if not key:
+        return "", f"Enter your {label} API key."
+    if len(key) > MAX_KEY_LENGTH:
+        return "", f"That is {len(key):,} characters, far longer than any {label} key. Paste just the key."
+    if any(ch.isspace() for ch in key):
+        return "", "The key has a space or line break inside it. Paste just the key, in one piece."
+    odd = next((ch for ch in key if ord(ch) > 127 or unicodedata.category(ch).startswith("C")), None)
+    if odd is not None:
+        shown = odd if odd.isprintable() else f"U+{ord(odd):04X}"
+        return (
+            "",
+            f"The key contains a character that never appears in API keys ({shown}). Paste just the key.",
+        )
+    shape = shape_of(key)
+    if shape and shape != provider.id and not (provider.id == "deepseek" and shape == "openai"):
+        other = CATALOG[shape].label
+        return "", f"That looks like a {other} key, not a {label} key. Add it under {other} instead."
+    if not provider.key_pattern.match(key):
+        return "", f"That does not look like a {label} key ({provider.key_example})."
+    return key, None
+
+
+def find_pasted_key(text: str | None) -> str | None:
+    """The provider whose key seems to be in a chat message (or "unknown"), else None."""
+    if not text:
+        return None
+    match = PASTED_KEY.search(text)
+    if not match:
+        return None
+    return shape_of(match.group(1)) or "unknown"

@@ -1,0 +1,252 @@
+"""KeyVault: people's and workspaces' provider keys, encrypted at rest, with an audit trail.
+
+The vault is the only code that sees both a plaintext key and the database. Plaintext leaves it
+only as a `Secret` inside a `Credential`, handed to the code making a provider call.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.identity import Person
+from bot.llm.credentials import Credential
+from bot.llm.keycheck import KeyCheck
+from bot.llm.providers import CATALOG, Provider
+from bot.storage.encryption import CANARY_PLAINTEXT, Crypto, Secret, UndecryptableSecret
+from bot.storage.repositories import AuditLog, Credentials, MetaValues, WorkspacePolicies
+
+log = logging.getLogger(__name__)
+
+PERSONAL, WORKSPACE = "personal", "workspace"
+CANARY = "encryption_canary"
+NEEDS_REENTRY = "needs_reentry"
+
+
+class EncryptionKeyMismatch(Exception):
+    """The configured encryption keys cannot decrypt what is stored."""
+
+    def __init__(self, undecryptable: int, total: int):
+        self.undecryptable, self.total = undecryptable, total
+        super().__init__(
+            f"ATOM_ENCRYPTION_KEYS cannot decrypt the stored secrets ({undecryptable} of {total} could not be "
+            "decrypted). Put back the key they were encrypted with (you may list it after a new one: "
+            "new,old), or, if that key is lost for good, remove the database's provider keys and ask people "
+            "to re-enter them."
+        )
+
+
+class KeyNotFound(Exception):
+    pass
+
+
+class KeyNeedsReentry(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What a person may see about a stored key."""
+
+    provider: str
+    scope: str
+    hint: str
+    status: str
+    status_detail: str
+    created_at: datetime
+    checked_at: datetime | None
+    settings: dict
+
+
+@dataclass(frozen=True)
+class ProviderState:
+    provider: Provider
+    personal: KeyInfo | None
+    workspace: KeyInfo | None
+    blocked: bool
+
+    @property
+    def effective(self) -> KeyInfo | None:
+        """The key Atom would use for this person: their own first, else the workspace's."""
+        if self.blocked:
+            return None
+        for info in (self.personal, self.workspace):
+            if info is not None and info.status not in (NEEDS_REENTRY, "failing"):
+                return info
+        return None
+
+
+def _owner(person: Person, scope: str) -> tuple[str, str, str]:
+    return person.enterprise_id, person.team_id, person.user_id if scope == PERSONAL else ""
+
+
+class KeyVault:
+    def __init__(self, sessions: async_sessionmaker, crypto: Crypto):
+        self._crypto = crypto
+        self._rows = Credentials(sessions)
+        self.policies = WorkspacePolicies(sessions)
+        self.audit = AuditLog(sessions)
+        self._meta = MetaValues(sessions)
+
+    def __repr__(self) -> str:
+        return "KeyVault()"
+
+    # ------------------------------------------------------------------ reading
+
+    async def states(self, person: Person) -> list[ProviderState]:
+        rows = await self._rows.for_person_and_workspace(*_owner(person, PERSONAL))
+        blocked = await self.policies.blocked(person.enterprise_id, person.team_id)
+        by_key = {(row.provider, PERSONAL if row.user_id else WORKSPACE): row for row in rows}
+        states = []
+        for provider in CATALOG.values():
+            infos = {}
+            for scope in (PERSONAL, WORKSPACE):
+                row = by_key.get((provider.id, scope))
+                infos[scope] = (
+                    None
+                    if row is None
+                    else KeyInfo(
+                        provider=row.provider,
+                        scope=scope,
+                        hint=row.hint,
+                        status=row.status,
+                        status_detail=row.status_detail,
+                        created_at=row.created_at,
+                        checked_at=row.checked_at,
+                        settings=dict(row.settings or {}),
+                    )
+                )
+            states.append(ProviderState(provider, infos[PERSONAL], infos[WORKSPACE], provider.id in blocked))
+        return states
+
+    async def load(self, person: Person, provider_id: str, scope: str) -> Credential:
+        """Decrypt one key for a call. A token that no longer decrypts is marked for re-entry."""
+        row = await self._rows.get(*_owner(person, scope), provider_id)
+        if row is None:
+            raise KeyNotFound(provider_id)
+        try:
+            plaintext = self._crypto.decrypt(row.secret)
+        except UndecryptableSecret:
+            await self._rows.set_status(row.id, NEEDS_REENTRY, "Stored key cannot be decrypted: please add it again.")
+            raise KeyNeedsReentry(provider_id) from None
+        return Credential(provider=provider_id, secret=Secret(plaintext), settings=dict(row.settings or {}), scope=scope)
+
+    async def usable(self, person: Person) -> list[Credential]:
+        """Every credential this person may use now, own keys before the workspace's."""
+        credentials = []
+        for state in await self.states(person):
+            info = state.effective
+            if info is None:
+                continue
+            try:
+                credentials.append(await self.load(person, state.provider.id, info.scope))
+            except (KeyNotFound, KeyNeedsReentry):
+                continue
+        return credentials
+
+    # ------------------------------------------------------------------ changing
+
+    async def save(
+        self, person: Person, provider_id: str, key: Secret, settings: dict, *, scope: str, check: KeyCheck | None
+    ) -> bool:
+        """Encrypt and store (replacing any earlier key). Returns True when it replaced one."""
+        replaced = await self._rows.upsert(
+            enterprise_id=person.enterprise_id,
+            team_id=person.team_id,
+            user_id=_owner(person, scope)[2],
+            provider=provider_id,
+            secret=self._crypto.encrypt(key.reveal()),
+            settings=settings,
+            hint=key.hint,
+            status=check.saved_status if check else "unchecked",
+            status_detail=check.message if check else "Saved without a check (ATOM_VALIDATE_KEYS is off).",
+            checked=check is not None,
+        )
+        await self._audit(person, "key_replaced" if replaced else "key_added", provider_id, scope, key.hint)
+        if check is not None:
+            await self._audit(person, "key_validated" if check.ok else "key_failed", provider_id, scope, check.message)
+        return replaced
+
+    async def record_check(self, person: Person, provider_id: str, scope: str, check: KeyCheck) -> None:
+        row = await self._rows.get(*_owner(person, scope), provider_id)
+        if row is None:
+            return
+        await self._rows.set_status(row.id, check.saved_status, check.message)
+        await self._audit(person, "key_validated" if check.ok else "key_failed", provider_id, scope, check.message)
+
+    async def record_failure(self, person: Person, provider_id: str, scope: str, message: str) -> None:
+        """A call found the key failing (e.g. 401): mark it so routing skips it until fixed."""
+        await self.record_check(person, provider_id, scope, KeyCheck("invalid", message))
+
+    async def remove(self, person: Person, provider_id: str, scope: str) -> bool:
+        removed = await self._rows.delete(*_owner(person, scope), provider_id)
+        if removed:
+            await self._audit(person, "key_removed", provider_id, scope)
+        return removed
+
+    async def set_blocked(self, admin: Person, provider_id: str, blocked: bool) -> bool:
+        changed = await self.policies.set_blocked(admin.enterprise_id, admin.team_id, provider_id, blocked)
+        if changed:
+            await self._audit(admin, "provider_blocked" if blocked else "provider_unblocked", provider_id, WORKSPACE)
+        return changed
+
+    async def _audit(self, person: Person, action: str, provider: str, scope: str, detail: str = "") -> None:
+        await self.audit.record(
+            enterprise_id=person.enterprise_id,
+            team_id=person.team_id,
+            actor=person.user_id,
+            action=action,
+            provider=provider,
+            scope=scope,
+            detail=detail,
+        )
+
+    # ------------------------------------------------------------------ encryption keys
+
+    async def verify_encryption(self) -> int:
+        """At start-up: are the configured keys the right ones? Returns how many entries need re-entry.
+
+        A canary encrypted under the keys in use tells a wrong key (everything fails: refuse to
+        start) from one tampered entry (only it is marked for re-entry; the rest keep working).
+        """
+        tokens = await self._rows.all_tokens()
+        canary = await self._meta.get(CANARY)
+        bad = [cid for cid, token in tokens if not self._decrypts(token)]
+        canary_ok = canary is not None and self._decrypts(canary)
+        if (canary is not None and not canary_ok) or (canary is None and tokens and len(bad) == len(tokens)):
+            raise EncryptionKeyMismatch(len(bad), len(tokens))
+        if canary is None:
+            await self._meta.put(CANARY, self._crypto.encrypt(CANARY_PLAINTEXT))
+        for credential_id in bad:
+            await self._rows.set_status(credential_id, NEEDS_REENTRY, "Stored key cannot be decrypted: please add it again.")
+        if bad:
+            log.warning("%d stored key(s) could not be decrypted and were marked for re-entry", len(bad))
+        return len(bad)
+
+    async def rotate(self) -> tuple[int, int]:
+        """Re-encrypt every stored secret under the first key. Returns (rotated, undecryptable)."""
+        tokens = await self._rows.all_tokens()
+        canary = await self._meta.get(CANARY)
+        if canary is not None and not self._decrypts(canary):
+            # Wrong keys: rotating now would bury the old key's secrets under a fresh canary.
+            raise EncryptionKeyMismatch(sum(not self._decrypts(t) for _, t in tokens), len(tokens))
+        rotated: dict[str, str] = {}
+        failed = 0
+        for credential_id, token in tokens:
+            try:
+                rotated[credential_id] = self._crypto.rotate(token)
+            except UndecryptableSecret:
+                failed += 1
+        await self._rows.replace_tokens(rotated)
+        await self._meta.put(CANARY, self._crypto.encrypt(CANARY_PLAINTEXT))
+        return len(rotated), failed
+
+    def _decrypts(self, token: str) -> bool:
+        try:
+            self._crypto.decrypt(token)
+            return True
+        except UndecryptableSecret:
+            return False
