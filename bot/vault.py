@@ -130,9 +130,13 @@ class KeyVault:
         try:
             plaintext = self._crypto.decrypt(row.secret)
         except UndecryptableSecret:
-            await self._rows.set_status(row.id, NEEDS_REENTRY, "Stored key cannot be decrypted: please add it again.")
+            await self._rows.set_status(
+                row.id, NEEDS_REENTRY, "Stored key cannot be decrypted: please add it again."
+            )
             raise KeyNeedsReentry(provider_id) from None
-        return Credential(provider=provider_id, secret=Secret(plaintext), settings=dict(row.settings or {}), scope=scope)
+        return Credential(
+            provider=provider_id, secret=Secret(plaintext), settings=dict(row.settings or {}), scope=scope
+        )
 
     async def usable(self, person: Person) -> list[Credential]:
         """Every credential this person may use now, own keys before the workspace's."""
@@ -150,7 +154,14 @@ class KeyVault:
     # ------------------------------------------------------------------ changing
 
     async def save(
-        self, person: Person, provider_id: str, key: Secret, settings: dict, *, scope: str, check: KeyCheck | None
+        self,
+        person: Person,
+        provider_id: str,
+        key: Secret,
+        settings: dict,
+        *,
+        scope: str,
+        check: KeyCheck | None,
     ) -> bool:
         """Encrypt and store (replacing any earlier key). Returns True when it replaced one."""
         replaced = await self._rows.upsert(
@@ -167,7 +178,9 @@ class KeyVault:
         )
         await self._audit(person, "key_replaced" if replaced else "key_added", provider_id, scope, key.hint)
         if check is not None:
-            await self._audit(person, "key_validated" if check.ok else "key_failed", provider_id, scope, check.message)
+            await self._audit(
+                person, "key_validated" if check.ok else "key_failed", provider_id, scope, check.message
+            )
         return replaced
 
     async def record_check(self, person: Person, provider_id: str, scope: str, check: KeyCheck) -> None:
@@ -175,7 +188,9 @@ class KeyVault:
         if row is None:
             return
         await self._rows.set_status(row.id, check.saved_status, check.message)
-        await self._audit(person, "key_validated" if check.ok else "key_failed", provider_id, scope, check.message)
+        await self._audit(
+            person, "key_validated" if check.ok else "key_failed", provider_id, scope, check.message
+        )
 
     async def record_failure(self, person: Person, provider_id: str, scope: str, message: str) -> None:
         """A call found the key failing (e.g. 401): mark it so routing skips it until fixed."""
@@ -190,7 +205,9 @@ class KeyVault:
     async def set_blocked(self, admin: Person, provider_id: str, blocked: bool) -> bool:
         changed = await self.policies.set_blocked(admin.enterprise_id, admin.team_id, provider_id, blocked)
         if changed:
-            await self._audit(admin, "provider_blocked" if blocked else "provider_unblocked", provider_id, WORKSPACE)
+            await self._audit(
+                admin, "provider_blocked" if blocked else "provider_unblocked", provider_id, WORKSPACE
+            )
         return changed
 
     async def _audit(self, person: Person, action: str, provider: str, scope: str, detail: str = "") -> None:
@@ -221,7 +238,9 @@ class KeyVault:
         if canary is None:
             await self._meta.put(CANARY, self._crypto.encrypt(CANARY_PLAINTEXT))
         for credential_id in bad:
-            await self._rows.set_status(credential_id, NEEDS_REENTRY, "Stored key cannot be decrypted: please add it again.")
+            await self._rows.set_status(
+                credential_id, NEEDS_REENTRY, "Stored key cannot be decrypted: please add it again."
+            )
         if bad:
             log.warning("%d stored key(s) could not be decrypted and were marked for re-entry", len(bad))
         return len(bad)

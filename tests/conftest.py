@@ -113,6 +113,7 @@ class AtomHarness:
         self.env = env
         self.server = None
         self.client = None
+        self.providers = None
 
     async def start(self, **overrides: str):
         from bot.config import load_settings
@@ -145,17 +146,38 @@ class AtomHarness:
 
 
 @pytest.fixture
-async def atom(fake_slack, database_url, encryption_key):
-    harness = AtomHarness(fake_slack, atom_env(fake_slack.url, database_url, encryption_key))
+async def fake_providers():
+    from tests.fakes.providers import FakeProviders
+
+    async with FakeProviders() as providers:
+        yield providers
+
+
+def provider_env(providers) -> dict[str, str]:
+    return {
+        "ATOM_OPENAI_API_BASE": providers.openai_base,
+        "ATOM_ANTHROPIC_API_BASE": providers.anthropic_base,
+        "ATOM_GEMINI_API_BASE": providers.gemini_base,
+        "ATOM_DEEPSEEK_API_BASE": providers.deepseek_base,
+    }
+
+
+@pytest.fixture
+async def atom(fake_slack, fake_providers, database_url, encryption_key):
+    env = atom_env(fake_slack.url, database_url, encryption_key, **provider_env(fake_providers))
+    harness = AtomHarness(fake_slack, env)
+    harness.providers = fake_providers
     await harness.start()
     yield harness
     await harness.stop()
 
 
 @pytest.fixture
-async def atom_sqlite(fake_slack, sqlite_url, encryption_key):
+async def atom_sqlite(fake_slack, fake_providers, sqlite_url, encryption_key):
     """Atom on SQLite only, for scenarios whose database does not matter."""
-    harness = AtomHarness(fake_slack, atom_env(fake_slack.url, sqlite_url, encryption_key))
+    env = atom_env(fake_slack.url, sqlite_url, encryption_key, **provider_env(fake_providers))
+    harness = AtomHarness(fake_slack, env)
+    harness.providers = fake_providers
     await harness.start()
     yield harness
     await harness.stop()

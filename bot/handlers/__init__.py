@@ -45,9 +45,14 @@ class Surface:
 
 
 def register(app: AsyncApp, runtime: Runtime) -> Surface:
-    from bot.handlers import assistant, commands, home, messages
+    from bot.handlers import assistant, commands, fallback, home, keys, messages
 
     surface = Surface(app)
-    for module in (home, commands, messages, assistant):
-        module.register(surface, runtime)
+    routes: dict = {}  # /atom subcommand → handler, filled by the features that own them
+    home_tab = home.register(surface, runtime)
+    keys.register(surface, runtime, routes, home_tab)
+    commands.register(surface, runtime, routes)
+    messages.register(surface, runtime)
+    assistant.register(surface, runtime)
+    fallback.register(surface)  # last: catches what no listener above claimed
     return surface

@@ -16,9 +16,8 @@ log = logging.getLogger(__name__)
 NOT_YET = "`/atom {name}` is not available in this version of Atom yet. `/atom help` lists what is."
 
 
-def register(surface, runtime: Runtime) -> None:
-    # name → async fn(ack, parsed, person, command, client, runtime); features add theirs here.
-    routes: dict = {}
+def register(surface, runtime: Runtime, routes: dict) -> None:
+    """`routes`: subcommand → async fn(ack, parsed, person, command, client, runtime)."""
 
     @surface.command("/atom")
     async def on_atom(ack, command, context, client):

@@ -1,31 +1,45 @@
-"""App Home tab: published when opened."""
+"""App Home tab: each feature's section, published when the tab opens and after every change."""
 
 from __future__ import annotations
 
 import logging
 
 from bot.handlers.once import first_delivery
+from bot.identity import Person
 from bot.runtime import Runtime
+from bot.views import keys as key_views
 from bot.views.help import help_blocks
 from bot.views.home import home_view
+from bot.views.modal import info_modal
 
 log = logging.getLogger(__name__)
 
 
-def register(surface, runtime: Runtime) -> None:
+class HomeTab:
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    async def publish(self, client, person: Person) -> None:
+        states = await self.runtime.vault.states(person)
+        sections = [key_views.provider_blocks(states)]
+        if await self.runtime.admins.is_admin(client, person):
+            sections.append(key_views.admin_blocks(states))
+        await client.views_publish(user_id=person.user_id, view=home_view(sections))
+
+
+def register(surface, runtime: Runtime) -> HomeTab:
+    home = HomeTab(runtime)
+
     @surface.event("app_home_opened")
     async def on_home_opened(body, event, client, context):
         if event.get("tab", "home") != "home" or not await first_delivery(runtime, body):
             return
         async with runtime.inflight.hold():
-            await client.views_publish(user_id=context["user_id"], view=home_view())
+            await home.publish(client, Person.from_context(context))
 
     @surface.action("help_open")
     async def on_help(ack, body, client):
         await ack()
-        from slack_sdk.models.views import View
+        await client.views_open(trigger_id=body["trigger_id"], view=info_modal("Atom help", help_blocks()))
 
-        from bot.views.modal import info_modal
-
-        view: View = info_modal("Atom help", help_blocks())
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
+    return home
