@@ -181,3 +181,15 @@ async def atom_sqlite(fake_slack, fake_providers, sqlite_url, encryption_key):
     await harness.start()
     yield harness
     await harness.stop()
+
+
+async def run_atom_cli(*args: str, env: dict[str, str], cwd=None) -> tuple[int, str, str]:
+    """Run `python -m bot …` as an operator would, without blocking the test's event loop."""
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, env={"PATH": os.environ["PATH"], **env}, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode, out.decode(), err.decode()

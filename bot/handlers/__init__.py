@@ -45,6 +45,7 @@ class Surface:
 
 
 def register(app: AsyncApp, runtime: Runtime) -> Surface:
+    from bot.conversations import ConversationService
     from bot.handlers import assistant, commands, fallback, home, keys, messages
 
     surface = Surface(app)
@@ -52,7 +53,8 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
     home_tab = home.register(surface, runtime)
     keys.register(surface, runtime, routes, home_tab)
     commands.register(surface, runtime, routes)
-    messages.register(surface, runtime)
-    assistant.register(surface, runtime)
+    conversations = ConversationService(runtime)
+    messages.register(surface, runtime, conversations)
+    assistant.register(surface, runtime, conversations)
     fallback.register(surface)  # last: catches what no listener above claimed
     return surface

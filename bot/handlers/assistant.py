@@ -6,9 +6,11 @@ import logging
 
 from slack_bolt.async_app import AsyncAssistant
 
+from bot.conversations import Ask, ConversationService
 from bot.handlers.once import first_delivery
+from bot.handlers.replies import ThreadReply
+from bot.identity import Person
 from bot.runtime import Runtime
-from bot.views.messages import NO_KEY_TEXT, no_key_blocks
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,7 @@ SUGGESTED_PROMPTS = [
 ]
 
 
-def register(surface, runtime: Runtime) -> None:
+def register(surface, runtime: Runtime, conversations: ConversationService) -> None:
     assistant = AsyncAssistant()
 
     @assistant.thread_started
@@ -33,11 +35,13 @@ def register(surface, runtime: Runtime) -> None:
             await set_suggested_prompts(prompts=SUGGESTED_PROMPTS, title="Try one of these")
 
     @assistant.user_message
-    async def on_user_message(body, say):
+    async def on_user_message(body, payload, client, context):
         if not await first_delivery(runtime, body):
             return
+        channel, thread_ts = payload["channel"], payload.get("thread_ts")
+        ask = Ask(Person.from_context(context), payload.get("text") or "", channel, thread_ts, "assistant")
         async with runtime.inflight.hold():
-            await say(text=NO_KEY_TEXT, blocks=no_key_blocks())
+            await conversations.respond(ask, ThreadReply(client, channel, thread_ts))
 
     surface.app.use(assistant)
     surface.assistant = True

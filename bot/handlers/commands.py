@@ -6,10 +6,12 @@ import logging
 
 from bot import commands
 from bot.identity import Person
+from bot.llm.providers import CATALOG, find_pasted_key
 from bot.runtime import Runtime
 from bot.views import serialise
 from bot.views.help import help_blocks
-from bot.views.messages import no_key_blocks
+from bot.views.keys import pasted_key_text
+from bot.views.messages import no_key_blocks, pasted_key_blocks
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,10 @@ def register(surface, runtime: Runtime, routes: dict) -> None:
                 ack=ack, parsed=parsed, person=person, command=command, client=client, runtime=runtime
             )
         elif parsed.name == "ask":
-            await ack(blocks=no_key_blocks(), text="Atom needs a provider key first.")
+            pasted = find_pasted_key(parsed.argument)
+            if pasted:
+                await ack(text=pasted_key_text(CATALOG.get(pasted)), blocks=pasted_key_blocks(pasted))
+            else:
+                await ack(blocks=no_key_blocks(), text="Atom needs a provider key first.")
         else:
             await ack(text=NOT_YET.format(name=parsed.name))

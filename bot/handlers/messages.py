@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from bot.conversations import Ask, ConversationService
 from bot.handlers.once import first_delivery
+from bot.handlers.replies import ThreadReply
+from bot.identity import Person
 from bot.runtime import Runtime
-from bot.views.messages import NO_KEY_TEXT, no_key_blocks
 
 log = logging.getLogger(__name__)
 
@@ -14,33 +16,30 @@ log = logging.getLogger(__name__)
 PERSON_SUBTYPES = (None, "file_share", "thread_broadcast")
 
 
-def register(surface, runtime: Runtime) -> None:
+def register(surface, runtime: Runtime, conversations: ConversationService) -> None:
     @surface.event("message.im", {"type": "message", "channel_type": "im"})
-    async def on_dm(body, event, client):
+    async def on_dm(body, event, client, context):
         if event.get("subtype") not in PERSON_SUBTYPES or event.get("bot_id"):
             return
         if not await first_delivery(runtime, body):
             return
+        ask = Ask(
+            Person.from_context(context),
+            event.get("text") or "",
+            event["channel"],
+            event.get("thread_ts"),
+            "dm",
+        )
         async with runtime.inflight.hold():
-            await client.chat_postMessage(
-                channel=event["channel"],
-                thread_ts=event.get("thread_ts"),
-                text=NO_KEY_TEXT,
-                blocks=no_key_blocks(),
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            await conversations.respond(ask, ThreadReply(client, event["channel"], event.get("thread_ts")))
 
     @surface.event("app_mention")
-    async def on_mention(body, event, client):
+    async def on_mention(body, event, client, context):
         if not await first_delivery(runtime, body):
             return
+        thread_ts = event.get("thread_ts") or event["ts"]
+        ask = Ask(
+            Person.from_context(context), event.get("text") or "", event["channel"], thread_ts, "mention"
+        )
         async with runtime.inflight.hold():
-            await client.chat_postMessage(
-                channel=event["channel"],
-                thread_ts=event.get("thread_ts") or event["ts"],
-                text=NO_KEY_TEXT,
-                blocks=no_key_blocks(),
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            await conversations.respond(ask, ThreadReply(client, event["channel"], thread_ts))

@@ -22,3 +22,18 @@ def no_key_blocks() -> list[dict]:
             ),
         ]
     )
+
+
+def pasted_key_blocks(provider_id: str | None) -> list[dict]:
+    from bot.llm.providers import CATALOG
+    from bot.views.keys import pasted_key_text
+
+    return serialise(
+        [
+            SectionBlock(text=MarkdownTextObject(text=pasted_key_text(CATALOG.get(provider_id or "")))),
+            ActionsBlock(
+                block_id="pasted_key",
+                elements=[ButtonElement(text="Add a key privately", action_id="keys_open", style="primary")],
+            ),
+        ]
+    )
