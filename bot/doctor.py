@@ -53,6 +53,8 @@ async def _check_database(settings: Settings, report) -> None:
             if current != head
             else f"up to date ({head})",
         )
+        if current == head and settings.encryption_keys:
+            await _check_stored_keys(settings, engine, report)
     except Exception as exc:  # the point of doctor is to report, not crash
         report(False, "database reachable", f"{type(exc).__name__}: {exc}. Check ATOM_DATABASE_URL.")
     finally:
@@ -78,3 +80,38 @@ async def _check_slack(settings: Settings, report) -> None:
             "Slack auth.test",
             f"cannot reach {settings.slack_api_url} ({type(exc).__name__}). Check SLACK_API_URL and the network.",
         )
+
+
+async def _check_stored_keys(settings: Settings, engine, report) -> None:
+    """Every stored provider configuration: decryptable with the configured keys, and usable."""
+    from bot.storage.encryption import Crypto, UndecryptableSecret
+    from bot.storage.engine import session_factory
+    from bot.storage.repositories import Credentials
+
+    crypto = Crypto(settings.encryption_keys)
+    rows = await Credentials(session_factory(engine)).all_rows()
+    undecryptable = 0
+    for row in rows:
+        try:
+            crypto.decrypt(row.secret)
+        except UndecryptableSecret:
+            undecryptable += 1
+    report(
+        undecryptable == 0,
+        "stored provider keys",
+        f"{len(rows)} stored, all decrypt with ATOM_ENCRYPTION_KEYS"
+        if undecryptable == 0
+        else f"{undecryptable} of {len(rows)} cannot be decrypted: if ATOM_ENCRYPTION_KEYS changed, list the old key "
+        "after the new one and run `atom keys rotate`; otherwise their owners must add them again",
+    )
+    for row in rows:
+        owner = "workspace" if not row.user_id else f"user {row.user_id}"
+        where = f"{row.provider} key of {owner} in team {row.team_id}"
+        if row.status in ("failing", "needs_reentry"):
+            report(False, where, f"{row.status}: {row.status_detail} The owner can fix it with `/atom keys`.")
+        if row.provider == "azure":
+            from bot.llm.providers import check_https_url
+
+            problem = check_https_url(str((row.settings or {}).get("endpoint") or ""))
+            if problem:
+                report(False, where, f"endpoint: {problem}")

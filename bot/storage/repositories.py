@@ -150,6 +150,10 @@ class Credentials:
             )
             return (result.rowcount or 0) > 0
 
+    async def all_rows(self) -> list[ProviderCredential]:
+        async with self._sessions() as session:
+            return list((await session.execute(select(ProviderCredential))).scalars())
+
     async def all_tokens(self) -> list[tuple[str, str]]:
         """(id, token) of every stored secret, for start-up checks and rotation."""
         async with self._sessions() as session:
