@@ -67,6 +67,8 @@ class Settings:
     asana_client_id: str | None = None
     asana_client_secret: str | None = field(default=None, repr=False)
     validate_keys: bool = True
+    llm_timeout: float = 60.0
+    history_days: int = 30
     log_level: str = "INFO"
     log_format: str = "text"
     force_http: bool = False
@@ -263,6 +265,20 @@ def load_settings(
             problems.append(f"{label}_CLIENT_ID and {label}_CLIENT_SECRET go together: set both or neither.")
 
     validate = _bool(get("ATOM_VALIDATE_KEYS") or "true", "ATOM_VALIDATE_KEYS", problems)
+    llm_timeout = 60.0
+    if raw := get("ATOM_LLM_TIMEOUT"):
+        try:
+            llm_timeout = float(raw)
+            if not 0 < llm_timeout <= 600:
+                raise ValueError
+        except ValueError:
+            problems.append(f"ATOM_LLM_TIMEOUT={raw!r} must be a number of seconds between 0 and 600.")
+    history_days = 30
+    if raw := get("ATOM_HISTORY_DAYS"):
+        if raw.isdigit() and 0 < int(raw) <= 3650:
+            history_days = int(raw)
+        else:
+            problems.append(f"ATOM_HISTORY_DAYS={raw!r} must be a whole number of days (1–3650).")
     level = (get("ATOM_LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:
         problems.append(f"ATOM_LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}.")
@@ -293,6 +309,8 @@ def load_settings(
         asana_client_id=asana[0],
         asana_client_secret=asana[1],
         validate_keys=validate,
+        llm_timeout=llm_timeout,
+        history_days=history_days,
         log_level=level,
         log_format=log_format,
         force_http=force_http,

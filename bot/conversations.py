@@ -1,21 +1,40 @@
-"""Answering people: the steps from a message to a reply, whatever the Slack surface.
+"""Answering people: from a question to a routed, streamed, failed-over and costed answer.
 
 Handlers build an `Ask` from the verified request and a `Reply` that knows how to post on their
-surface; this module decides what to say.
+surface (stream in a thread, update a message, answer privately); this module decides what to
+say and which model says it. Nothing here reads a Slack payload.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.identity import Person
-from bot.llm.providers import find_pasted_key
-from bot.runtime import Runtime
+from bot.llm import routing
+from bot.llm.calls import CallResult, Cooldowns, ModelCaller
+from bot.llm.classify import classify
+from bot.llm.credentials import Credential
+from bot.llm.models import available_models
+from bot.llm.pricing import baseline_cost
+from bot.llm.providers import CATALOG, find_pasted_key
+from bot.llm.runtime import litellm_async
+from bot.llm.trimming import fit, litellm_counter
+from bot.memory import ConversationMemory, thread_key
+from bot.storage.models import utcnow
+from bot.usage import UsageService
+from bot.views.answers import footer_blocks, nothing_left_text, switch_notes
 from bot.views.keys import pasted_key_text
 from bot.views.messages import NO_KEY_TEXT, no_key_blocks, pasted_key_blocks
 
+log = logging.getLogger(__name__)
+
 MAX_QUESTION_CHARS = 40_000
+SYSTEM_PROMPT = (
+    "You are Atom, a helpful assistant inside Slack. Answer clearly and concisely in Markdown. "
+    "Never claim to know secrets, API keys or tokens: you are never given any."
+)
 
 
 @dataclass(frozen=True)
@@ -23,27 +42,142 @@ class Ask:
     person: Person
     text: str
     channel: str
-    thread_ts: str | None  # the thread the answer belongs to
-    surface: str  # dm | mention | assistant | command
+    thread_ts: str | None  # the thread the answer belongs to (its memory)
+    surface: str  # dm | mention | assistant | command | shortcut | thread
+    use_history: bool = True  # False: a one-off question (still stored, for sharing and `forget`)
 
 
 class Reply(Protocol):
     async def post(self, text: str, blocks: list[dict] | None = None) -> None: ...
+    async def status(self, text: str) -> None: ...
+    async def append(self, delta: str) -> None: ...
+    async def finish(self, footer: list, fallback_text: str) -> None: ...
 
 
 class ConversationService:
-    def __init__(self, runtime: Runtime):
+    def __init__(self, runtime, memory: ConversationMemory, usage: UsageService, cooldowns: Cooldowns):
         self.runtime = runtime
+        self.vault = runtime.vault
+        self.memory = memory
+        self.usage = usage
+        self.caller = ModelCaller(runtime.settings.provider_bases, runtime.settings.llm_timeout, cooldowns)
+        self.cooldowns = cooldowns
 
-    async def respond(self, ask: Ask, reply: Reply) -> None:
-        pasted = find_pasted_key(ask.text)
+    async def respond(self, ask: Ask, reply: Reply) -> CallResult | None:
+        person = ask.person
+        text = ask.text.strip()
+        pasted = find_pasted_key(text)
         if pasted:
             # Never sent to a model, never stored: only a warning goes back.
-            from bot.llm.providers import CATALOG
-
             await reply.post(pasted_key_text(CATALOG.get(pasted)), pasted_key_blocks(pasted))
-            return
-        if not await self.runtime.vault.usable(ask.person):
+            return None
+        if not text:
+            await reply.post("Ask me anything: type your question after `/atom` or in a message to me.")
+            return None
+        if len(text) > MAX_QUESTION_CHARS:
+            await reply.post(
+                f"That message is {len(text):,} characters; I can take up to {MAX_QUESTION_CHARS:,}. "
+                "Please shorten it or split it into parts."
+            )
+            return None
+        credentials = await self.vault.usable(person)
+        if not credentials:
             await reply.post(NO_KEY_TEXT, no_key_blocks())
-            return
-        await reply.post("Your keys are set. Answers arrive with the next version of Atom.")
+            return None
+        if reason := await self.usage.over_budget(person):
+            await reply.post(f"💸 {reason}")
+            return None
+
+        key = thread_key(ask.channel, ask.thread_ts)
+        history = await self.memory.history(person, key) if ask.use_history else []
+        plan = await self.plan(person, text, history, credentials)
+        if not plan.candidates:
+            await reply.post(nothing_left_text([], plan.excluded))
+            return None
+        await reply.status("is thinking…")
+        messages = await self._messages(plan, history, text)
+        by_provider = {c.provider: c for c in credentials}
+        result = await self.caller.run(
+            plan,
+            by_provider,
+            messages,
+            person=person,
+            on_text=reply.append,
+            on_auth_failure=lambda credential: self._key_failed(person, credential),
+        )
+        record_id = self.usage.new_id()
+        if not result.answered:
+            await reply.post(nothing_left_text(result.failures, plan.excluded))
+            await self._record(ask, record_id, plan, result, None)
+            return result
+        baseline = baseline_cost(result.prompt_tokens, result.completion_tokens)
+        footer = footer_blocks(
+            record_id,
+            model=result.model.litellm_name,
+            cost=result.cost_usd,
+            saving=max(0.0, baseline - result.cost_usd),
+            notes=switch_notes(result.attempts, result.model.litellm_name),
+            cut_off=result.cut_off,
+            share=ask.surface == "command",
+        )
+        await reply.finish(footer, result.text)
+        answer_id = await self.memory.remember(person, key, text, result.text)
+        await self._record(ask, record_id, plan, result, answer_id, baseline)
+        return result
+
+    async def plan(
+        self, person: Person, text: str, history: list[dict], credentials: list[Credential]
+    ) -> routing.RoutePlan:
+        prefs = await self.usage.preferences(person)
+        profile = classify(text, history_chars=sum(len(m["content"]) for m in history))
+        azure = next((c for c in credentials if c.provider == "azure"), None)
+        available = available_models(
+            [c.provider for c in credentials],
+            dict(azure.settings.get("deployments") or {}) if azure else None,
+        )
+        return routing.plan(
+            profile, available, prefs.mode, prefs.overrides, self.cooldowns.active(person), now=utcnow()
+        )
+
+    async def _messages(self, plan: routing.RoutePlan, history: list[dict], text: str) -> list[dict]:
+        litellm = await litellm_async()
+        model = plan.candidates[0].model
+        budget = model.context_window - plan.expected_output_tokens
+        return fit(
+            {"role": "system", "content": SYSTEM_PROMPT},
+            history,
+            {"role": "user", "content": text},
+            model=model.litellm_name,
+            budget_tokens=max(budget, 1_000),
+            count=litellm_counter(litellm),
+        )
+
+    async def _key_failed(self, person: Person, credential: Credential) -> None:
+        label = credential.catalog.label
+        await self.vault.record_failure(
+            person, credential.provider, credential.scope, f"{label} rejected the key during an answer."
+        )
+
+    async def _record(
+        self, ask: Ask, record_id: str, plan, result: CallResult, answer_id, baseline: float = 0.0
+    ) -> None:
+        model = result.model
+        await self.usage.record(
+            ask.person,
+            record_id,
+            surface=ask.surface,
+            task=plan.profile.task,
+            provider=model.provider if model else "",
+            model=model.litellm_name if model else "",
+            key_scope=result.credential.scope if result.credential else "",
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cost_usd=result.cost_usd,
+            baseline_cost_usd=baseline,
+            latency_ms=int(result.latency_s * 1000),
+            first_token_ms=int(result.first_token_s * 1000) if result.first_token_s is not None else None,
+            failovers=len(result.failures),
+            outcome="failed" if model is None else ("cut_off" if result.cut_off else "ok"),
+            explanation=plan.explain(),
+            answer_turn_id=answer_id,
+        )

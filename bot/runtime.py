@@ -16,12 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from bot.admins import AdminDirectory
 from bot.config import ConfigError, Settings
 from bot.inflight import InFlight
+from bot.llm.calls import Cooldowns
+from bot.memory import ConversationMemory
 from bot.metrics import Metrics
 from bot.slack_client import build_client
 from bot.storage import migrate
 from bot.storage.encryption import Crypto
 from bot.storage.engine import create_engine, session_factory
 from bot.storage.repositories import EventClaims
+from bot.usage import UsageService
 from bot.vault import EncryptionKeyMismatch, KeyVault
 
 log = logging.getLogger(__name__)
@@ -39,13 +42,19 @@ class Runtime:
     event_claims: EventClaims | None = None
     vault: KeyVault | None = None
     admins: AdminDirectory = field(default_factory=AdminDirectory)
+    cooldowns: Cooldowns = field(default_factory=Cooldowns)
+    memory: ConversationMemory | None = None
+    usage: UsageService | None = None
     scheduler_running: bool = False
 
     def __post_init__(self) -> None:
         if self.inflight is None:
             self.inflight = InFlight(on_change=self.metrics.inflight.set)
         self.event_claims = EventClaims(self.sessions)
-        self.vault = KeyVault(self.sessions, Crypto(self.settings.encryption_keys))
+        crypto = Crypto(self.settings.encryption_keys)
+        self.vault = KeyVault(self.sessions, crypto)
+        self.memory = ConversationMemory(self.sessions, crypto, self.settings.history_days)
+        self.usage = UsageService(self.sessions)
 
     @classmethod
     async def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:

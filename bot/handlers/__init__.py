@@ -46,14 +46,15 @@ class Surface:
 
 def register(app: AsyncApp, runtime: Runtime) -> Surface:
     from bot.conversations import ConversationService
-    from bot.handlers import assistant, commands, fallback, home, keys, messages
+    from bot.handlers import answers, assistant, commands, fallback, home, keys, messages
 
     surface = Surface(app)
     routes: dict = {}  # /atom subcommand → handler, filled by the features that own them
+    conversations = ConversationService(runtime, runtime.memory, runtime.usage, runtime.cooldowns)
     home_tab = home.register(surface, runtime)
     keys.register(surface, runtime, routes, home_tab)
+    answers.register(surface, runtime, routes, conversations, runtime.usage, home_tab)
     commands.register(surface, runtime, routes)
-    conversations = ConversationService(runtime)
     messages.register(surface, runtime, conversations)
     assistant.register(surface, runtime, conversations)
     fallback.register(surface)  # last: catches what no listener above claimed

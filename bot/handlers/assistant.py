@@ -1,4 +1,4 @@
-"""The Assistant side panel (slack_bolt's AsyncAssistant)."""
+"""The Assistant side panel (slack_bolt's AsyncAssistant): prompts, status, title, answers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from bot.conversations import Ask, ConversationService
 from bot.handlers.once import first_delivery
 from bot.handlers.replies import ThreadReply
 from bot.identity import Person
+from bot.llm.providers import find_pasted_key
+from bot.memory import thread_key
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,7 @@ SUGGESTED_PROMPTS = [
     {"title": "Plan my week", "message": "Help me plan my week around these priorities:"},
     {"title": "Set up my keys", "message": "How do I add my AI provider key?"},
 ]
+TITLE_LIMIT = 60
 
 
 def register(surface, runtime: Runtime, conversations: ConversationService) -> None:
@@ -35,13 +38,26 @@ def register(surface, runtime: Runtime, conversations: ConversationService) -> N
             await set_suggested_prompts(prompts=SUGGESTED_PROMPTS, title="Try one of these")
 
     @assistant.user_message
-    async def on_user_message(body, payload, client, context):
+    async def on_user_message(body, payload, client, context, set_status, set_title):
         if not await first_delivery(runtime, body):
             return
+        person = Person.from_context(context)
         channel, thread_ts = payload["channel"], payload.get("thread_ts")
-        ask = Ask(Person.from_context(context), payload.get("text") or "", channel, thread_ts, "assistant")
+        text = payload.get("text") or ""
         async with runtime.inflight.hold():
-            await conversations.respond(ask, ThreadReply(client, channel, thread_ts))
+            first = not await conversations.memory.knows_thread(person, thread_key(channel, thread_ts))
+            if first and not find_pasted_key(text):  # a pasted key must not become a title
+                title = " ".join(text.split())[:TITLE_LIMIT] or "New chat"
+                await set_title(title)
+            reply = ThreadReply(
+                client,
+                channel,
+                thread_ts,
+                team_id=person.team_id,
+                user_id=person.user_id,
+                set_status=set_status,
+            )
+            await conversations.respond(Ask(person, text, channel, thread_ts, "assistant"), reply)
 
     surface.app.use(assistant)
     surface.assistant = True

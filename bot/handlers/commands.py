@@ -11,7 +11,7 @@ from bot.runtime import Runtime
 from bot.views import serialise
 from bot.views.help import help_blocks
 from bot.views.keys import pasted_key_text
-from bot.views.messages import no_key_blocks, pasted_key_blocks
+from bot.views.messages import pasted_key_blocks
 
 log = logging.getLogger(__name__)
 
@@ -22,20 +22,23 @@ def register(surface, runtime: Runtime, routes: dict) -> None:
     """`routes`: subcommand → async fn(ack, parsed, person, command, client, runtime)."""
 
     @surface.command("/atom")
-    async def on_atom(ack, command, context, client):
+    async def on_atom(ack, command, context, client, respond):
         parsed = commands.parse(command.get("text"))
         person = Person.from_context(context)
         if parsed.name == "help":
             await ack(blocks=serialise(help_blocks(parsed.note)), text="Atom help")
+        elif parsed.name == "ask" and (pasted := find_pasted_key(parsed.argument)):
+            # Answered in the ack itself: the text goes nowhere else.
+            await ack(text=pasted_key_text(CATALOG.get(pasted)), blocks=pasted_key_blocks(pasted))
         elif parsed.name in routes:
             await routes[parsed.name](
-                ack=ack, parsed=parsed, person=person, command=command, client=client, runtime=runtime
+                ack=ack,
+                parsed=parsed,
+                person=person,
+                command=command,
+                client=client,
+                respond=respond,
+                runtime=runtime,
             )
-        elif parsed.name == "ask":
-            pasted = find_pasted_key(parsed.argument)
-            if pasted:
-                await ack(text=pasted_key_text(CATALOG.get(pasted)), blocks=pasted_key_blocks(pasted))
-            else:
-                await ack(blocks=no_key_blocks(), text="Atom needs a provider key first.")
         else:
             await ack(text=NOT_YET.format(name=parsed.name))

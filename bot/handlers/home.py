@@ -11,6 +11,7 @@ from bot.views import keys as key_views
 from bot.views.help import help_blocks
 from bot.views.home import home_view
 from bot.views.modal import info_modal
+from bot.views.usage import settings_button, usage_blocks
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,11 @@ class HomeTab:
 
     async def publish(self, client, person: Person) -> None:
         states = await self.runtime.vault.states(person)
-        sections = [key_views.provider_blocks(states)]
+        summary = await self.runtime.usage.month(person)
+        sections = [
+            usage_blocks(summary) + [settings_button()],
+            key_views.provider_blocks(states),
+        ]
         if await self.runtime.admins.is_admin(client, person):
             sections.append(key_views.admin_blocks(states))
         await client.views_publish(user_id=person.user_id, view=home_view(sections))

@@ -1,4 +1,5 @@
-"""Messages to Atom: DMs (`message.im`) and mentions in channels (`app_mention`)."""
+"""Messages to Atom: DMs (`message.im`), mentions (`app_mention`) and follow-ups in threads Atom
+was asked into (`message.channels` / `message.groups`); elsewhere it stays quiet."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from bot.conversations import Ask, ConversationService
 from bot.handlers.once import first_delivery
 from bot.handlers.replies import ThreadReply
 from bot.identity import Person
+from bot.memory import thread_key
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -16,30 +18,42 @@ log = logging.getLogger(__name__)
 PERSON_SUBTYPES = (None, "file_share", "thread_broadcast")
 
 
+def _from_a_person(event: dict) -> bool:
+    return event.get("subtype") in PERSON_SUBTYPES and not event.get("bot_id")
+
+
 def register(surface, runtime: Runtime, conversations: ConversationService) -> None:
-    @surface.event("message.im", {"type": "message", "channel_type": "im"})
-    async def on_dm(body, event, client, context):
-        if event.get("subtype") not in PERSON_SUBTYPES or event.get("bot_id"):
-            return
-        if not await first_delivery(runtime, body):
-            return
-        ask = Ask(
-            Person.from_context(context),
-            event.get("text") or "",
-            event["channel"],
-            event.get("thread_ts"),
-            "dm",
+    async def answer(client, context, event, thread_ts: str | None, where: str) -> None:
+        person = Person.from_context(context)
+        ask = Ask(person, event.get("text") or "", event["channel"], thread_ts, where)
+        reply = ThreadReply(
+            client, event["channel"], thread_ts, team_id=person.team_id, user_id=person.user_id
         )
         async with runtime.inflight.hold():
-            await conversations.respond(ask, ThreadReply(client, event["channel"], event.get("thread_ts")))
+            await conversations.respond(ask, reply)
+
+    @surface.event("message.im", {"type": "message", "channel_type": "im"})
+    async def on_dm(body, event, client, context):
+        if _from_a_person(event) and await first_delivery(runtime, body):
+            await answer(client, context, event, event.get("thread_ts"), "dm")
 
     @surface.event("app_mention")
     async def on_mention(body, event, client, context):
-        if not await first_delivery(runtime, body):
+        if await first_delivery(runtime, body):
+            await answer(client, context, event, event.get("thread_ts") or event["ts"], "mention")
+
+    async def on_thread_message(body, event, client, context):
+        thread_ts = event.get("thread_ts")
+        if not thread_ts or not _from_a_person(event):
             return
-        thread_ts = event.get("thread_ts") or event["ts"]
-        ask = Ask(
-            Person.from_context(context), event.get("text") or "", event["channel"], thread_ts, "mention"
-        )
-        async with runtime.inflight.hold():
-            await conversations.respond(ask, ThreadReply(client, event["channel"], thread_ts))
+        bot_user = context.get("bot_user_id")
+        if bot_user and f"<@{bot_user}>" in (event.get("text") or ""):
+            return  # app_mention answers this one
+        person = Person.from_context(context)
+        if not await conversations.memory.knows_thread(person, thread_key(event["channel"], thread_ts)):
+            return  # not a thread Atom was asked into
+        if await first_delivery(runtime, body):
+            await answer(client, context, event, thread_ts, "thread")
+
+    surface.event("message.channels", {"type": "message", "channel_type": "channel"})(on_thread_message)
+    surface.event("message.groups", {"type": "message", "channel_type": "group"})(on_thread_message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -75,6 +75,7 @@ class WorkspacePolicy(Base):
     enterprise_id: Mapped[str] = mapped_column(SlackId, primary_key=True, default="")
     team_id: Mapped[str] = mapped_column(SlackId, primary_key=True)
     blocked_providers: Mapped[list] = mapped_column(JSON, default=list)
+    monthly_budget_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -103,3 +104,74 @@ class Meta(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ConversationTurn(Base):
+    """One message of a conversation Atom keeps (its own memory, not Slack's history).
+
+    `thread_key` names the Slack thread (channel and thread ts); `content` is a Fernet token.
+    """
+
+    __tablename__ = "conversation_turns"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(SlackId, default="")
+    team_id: Mapped[str] = mapped_column(SlackId)
+    user_id: Mapped[str] = mapped_column(SlackId)  # who asked (for assistant turns: who the answer was for)
+    thread_key: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(12))  # user | assistant
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        Index("ix_conversation_turns_thread", "team_id", "thread_key", "created_at"),
+        Index("ix_conversation_turns_user", "team_id", "user_id"),
+        Index("ix_conversation_turns_created", "created_at"),
+    )
+
+
+class UsageRecord(Base):
+    """One answered (or failed) request: what it cost, what it saved, how it went."""
+
+    __tablename__ = "usage_records"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(SlackId, default="")
+    team_id: Mapped[str] = mapped_column(SlackId)
+    user_id: Mapped[str] = mapped_column(SlackId)
+    surface: Mapped[str] = mapped_column(String(16))
+    task: Mapped[str] = mapped_column(String(20))
+    provider: Mapped[str] = mapped_column(String(32), default="")
+    model: Mapped[str] = mapped_column(String(80), default="")
+    key_scope: Mapped[str] = mapped_column(String(16), default="personal")
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    baseline_cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    first_token_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    failovers: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")  # ok | cut_off | failed
+    feedback: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    answer_turn_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        Index("ix_usage_records_user_time", "team_id", "user_id", "created_at"),
+        Index("ix_usage_records_team_time", "team_id", "created_at"),
+    )
+
+
+class PersonSettings(Base):
+    """A person's routing mode, pinned model, per-task overrides and monthly budget."""
+
+    __tablename__ = "person_settings"
+
+    enterprise_id: Mapped[str] = mapped_column(SlackId, primary_key=True, default="")
+    team_id: Mapped[str] = mapped_column(SlackId, primary_key=True)
+    user_id: Mapped[str] = mapped_column(SlackId, primary_key=True)
+    mode: Mapped[str] = mapped_column(String(80), default="balanced")
+    overrides: Mapped[dict] = mapped_column(JSON, default=dict)
+    monthly_budget_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

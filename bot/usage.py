@@ -1,0 +1,134 @@
+"""Usage and spend: every call recorded, monthly summaries, budgets, preferences.
+
+Budgets are monthly (calendar month, UTC) per person (set by them) and per workspace (set by an
+admin). Over budget, Atom explains and does not call.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.identity import Person
+from bot.llm.pricing import format_usd
+from bot.storage.models import UsageRecord, utcnow
+from bot.storage.repositories import PersonSettingsStore, UsageLog, WorkspaceBudgets
+
+MODES = ("save", "balanced", "best")
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class MonthSummary:
+    requests: int = 0
+    spend: float = 0.0
+    baseline: float = 0.0
+    by_provider: dict[str, list] = field(default_factory=lambda: defaultdict(lambda: [0, 0.0]))
+    by_task: dict[str, list] = field(default_factory=lambda: defaultdict(lambda: [0, 0.0]))
+    budget: float | None = None
+    workspace_budget: float | None = None
+    workspace_spend: float = 0.0
+
+    @property
+    def saving(self) -> float:
+        return max(0.0, self.baseline - self.spend)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    mode: str = "balanced"
+    overrides: dict = field(default_factory=dict)
+    monthly_budget: float | None = None
+
+
+class UsageService:
+    def __init__(self, sessions):
+        self.log = UsageLog(sessions)
+        self._prefs = PersonSettingsStore(sessions)
+        self._budgets = WorkspaceBudgets(sessions)
+
+    @staticmethod
+    def new_id() -> str:
+        return str(uuid.uuid4())
+
+    async def record(self, person: Person, record_id: str, **values) -> None:
+        await self.log.add(
+            UsageRecord(
+                id=record_id,
+                enterprise_id=person.enterprise_id,
+                team_id=person.team_id,
+                user_id=person.user_id,
+                created_at=utcnow(),
+                **values,
+            )
+        )
+
+    async def month(self, person: Person, now: datetime | None = None) -> MonthSummary:
+        since = month_start(now)
+        summary = MonthSummary()
+        for record in await self.log.since(person.enterprise_id, person.team_id, since, person.user_id):
+            if record.outcome == "failed":
+                continue
+            summary.requests += 1
+            summary.spend += record.cost_usd
+            summary.baseline += record.baseline_cost_usd
+            summary.by_provider[record.provider][0] += 1
+            summary.by_provider[record.provider][1] += record.cost_usd
+            summary.by_task[record.task][0] += 1
+            summary.by_task[record.task][1] += record.cost_usd
+        summary.budget = (await self.preferences(person)).monthly_budget
+        summary.workspace_budget = await self._budgets.get(person.enterprise_id, person.team_id)
+        if summary.workspace_budget is not None:
+            summary.workspace_spend = await self.log.spent_since(person.enterprise_id, person.team_id, since)
+        return summary
+
+    async def over_budget(self, person: Person, now: datetime | None = None) -> str | None:
+        """Why Atom must not call now (a budget is used up), or None."""
+        since = month_start(now)
+        prefs = await self.preferences(person)
+        if prefs.monthly_budget is not None:
+            spent = await self.log.spent_since(person.enterprise_id, person.team_id, since, person.user_id)
+            if spent >= prefs.monthly_budget:
+                return (
+                    f"You have used your monthly budget ({format_usd(spent)} of {format_usd(prefs.monthly_budget)}). "
+                    "Raise it in `/atom settings`, or wait for next month."
+                )
+        workspace_budget = await self._budgets.get(person.enterprise_id, person.team_id)
+        if workspace_budget is not None:
+            spent = await self.log.spent_since(person.enterprise_id, person.team_id, since)
+            if spent >= workspace_budget:
+                return (
+                    f"This workspace has used its monthly AI budget ({format_usd(spent)} of "
+                    f"{format_usd(workspace_budget)}). A workspace admin can raise it in Atom's Home tab."
+                )
+        return None
+
+    async def preferences(self, person: Person) -> Preferences:
+        row = await self._prefs.get(person.enterprise_id, person.team_id, person.user_id)
+        if row is None:
+            return Preferences()
+        return Preferences(
+            mode=row.mode, overrides=dict(row.overrides or {}), monthly_budget=row.monthly_budget_usd
+        )
+
+    async def save_preferences(self, person: Person, prefs: Preferences) -> None:
+        await self._prefs.put(
+            person.enterprise_id,
+            person.team_id,
+            person.user_id,
+            mode=prefs.mode,
+            overrides=prefs.overrides,
+            monthly_budget_usd=prefs.monthly_budget,
+        )
+
+    async def workspace_budget(self, person: Person) -> float | None:
+        return await self._budgets.get(person.enterprise_id, person.team_id)
+
+    async def set_workspace_budget(self, person: Person, budget: float | None) -> None:
+        await self._budgets.set(person.enterprise_id, person.team_id, budget)

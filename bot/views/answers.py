@@ -1,0 +1,126 @@
+"""Block Kit for answers: long text split cleanly, the cost line, feedback and "Why this model?"."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    MarkdownBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.llm.calls import Attempt
+from bot.llm.pricing import format_usd
+from bot.views import serialise
+
+MARKDOWN_LIMIT = 12_000  # a markdown block, and one chat.appendStream call
+SECTION_LIMIT = 3_000
+
+
+def split_text(text: str, limit: int = MARKDOWN_LIMIT) -> list[str]:
+    """Split at paragraph, then line, then word boundaries; an open code fence is closed at the
+    end of a part and reopened at the start of the next, so every part renders on its own."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        budget = limit - 8  # room for a closing and reopening fence
+        cut = max(rest.rfind("\n\n", 0, budget), rest.rfind("\n", 0, budget))
+        if cut < budget // 2:
+            cut = rest.rfind(" ", 0, budget)
+        if cut < budget // 2:
+            cut = budget
+        part, rest = rest[:cut], rest[cut:].lstrip("\n")
+        if part.count("```") % 2 == 1:
+            part += "\n```"
+            rest = "```\n" + rest
+        parts.append(part)
+    if rest or not parts:
+        parts.append(rest)
+    return parts
+
+
+def model_label(litellm_name: str) -> str:
+    return litellm_name.split("/", 1)[-1]
+
+
+def switch_notes(attempts: list[Attempt], answered_by: str | None) -> list[str]:
+    """ "OpenAI was rate-limited; answered by claude-haiku-4-5"."""
+    failed = [a for a in attempts if a.outcome not in ("ok", "cut_off")]
+    if not failed or answered_by is None:
+        return []
+    what = "; ".join(f"{a.label} {a.detail}" for a in failed)
+    return [f"{what}; answered by {model_label(answered_by)}"]
+
+
+def footer_blocks(
+    record_id: str,
+    *,
+    model: str,
+    cost: float,
+    saving: float,
+    notes: list[str],
+    cut_off: bool = False,
+    share: bool = False,
+) -> list:
+    line = f"{model_label(model)} · {format_usd(cost)}"
+    line += f" · saved {format_usd(saving)}" if saving > 0 else " · no saving (premium model)"
+    elements = [MarkdownTextObject(text=line)]
+    for note in notes:
+        elements.append(MarkdownTextObject(text=f"↪ {note}"))
+    if cut_off:
+        elements.append(MarkdownTextObject(text="⚠️ The provider stopped mid-answer: this answer is cut off."))
+    buttons = [
+        ButtonElement(text="👍", action_id="feedback_good", value=record_id),
+        ButtonElement(text="👎", action_id="feedback_bad", value=record_id),
+        ButtonElement(text="Why this model?", action_id="why_model", value=record_id),
+    ]
+    if share:
+        buttons.insert(
+            0,
+            ButtonElement(
+                text="Share in channel", action_id="share_answer", value=record_id, style="primary"
+            ),
+        )
+    return [
+        ContextBlock(block_id="answer_meta", elements=elements[:10]),
+        ActionsBlock(block_id="answer_actions", elements=buttons),
+    ]
+
+
+def answer_message_blocks(text: str, footer: list) -> list[dict]:
+    """One message: the answer (already short enough for a markdown block) and its footer."""
+    return serialise([MarkdownBlock(text=text or " "), *footer])
+
+
+def why_modal(explanation: str) -> dict:
+    blocks = [
+        SectionBlock(text=MarkdownTextObject(text=part))
+        for part in split_text(explanation, SECTION_LIMIT)[:40]
+    ]
+    return View(
+        type="modal", callback_id="why_model", title="Why this model?", close="Close", blocks=blocks
+    ).to_dict()
+
+
+def nothing_left_text(failures: list[Attempt], excluded: list[tuple[str, str]]) -> str:
+    lines = ["I could not get an answer from any of your providers:"]
+    seen = set()
+    for attempt in failures:
+        if attempt.provider in seen:
+            continue
+        seen.add(attempt.provider)
+        lines.append(f"• *{attempt.label}* {attempt.detail}.")
+    for what, reason in excluded:
+        lines.append(f"• {what}: {reason}.")
+    advice = []
+    if any(a.outcome == "auth_failed" for a in failures):
+        advice.append("replace the rejected key with `/atom keys`")
+    if any(a.outcome in ("rate_limited", "server_error", "timeout", "unreachable") for a in failures):
+        advice.append("try again in a minute")
+    if not advice:
+        advice.append("add a key for another provider with `/atom keys`")
+    lines.append("What to do: " + ", or ".join(advice) + ".")
+    return "\n".join(lines)
