@@ -104,6 +104,7 @@ class ConversationService:
             person=person,
             on_text=reply.append,
             on_auth_failure=lambda credential: self._key_failed(person, credential),
+            stream=getattr(reply, "streams", True),
         )
         record_id = self.usage.new_id()
         if not result.answered:

@@ -49,3 +49,23 @@ async def settle(atom) -> None:
     await asyncio.sleep(0.05)
     await atom.runtime.inflight.drain(10)
     atom.runtime.inflight.accepting = True
+
+
+async def give_keys(atom, *providers: str, user_id: str = "U1") -> None:
+    """Store working keys for `providers` for a person (checked against the fake providers)."""
+    for provider in providers:
+        await submit_key(atom, provider, KEYS[provider], user_id=user_id)
+        await settle(atom)
+    atom.slack.reset()
+    atom.providers.clear()
+
+
+def streamed_text(slack) -> str:
+    """Everything Atom streamed: appendStream and stopStream chunks, in order."""
+    text = []
+    for call in slack.calls:
+        if call.method in ("chat.appendStream", "chat.stopStream", "chat.startStream"):
+            for chunk in call.params.get("chunks") or []:
+                text.append(chunk.get("text", ""))
+            text.append(call.params.get("markdown_text") or "")
+    return "".join(text)

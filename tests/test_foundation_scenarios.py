@@ -149,3 +149,13 @@ async def test_listener_failure_is_counted_and_the_process_keeps_serving(atom_sq
         await asyncio.sleep(0.05)
     assert atom_sqlite.runtime.metrics.handler_errors._value.get() == 1
     assert (await atom_sqlite.client.command("help")).status == 200
+
+
+async def test_channel_messages_outside_atoms_threads_get_no_reply(atom_sqlite):
+    await atom_sqlite.client.event(payloads.message_event("hello all", channel="C1", channel_type="channel"))
+    await atom_sqlite.client.event(
+        payloads.message_event("in a thread", channel="C1", channel_type="channel", thread_ts="1700000000.000009")
+    )
+    await atom_sqlite.client.event(payloads.message_event("private channel", channel="G1", channel_type="group"))
+    await asyncio.sleep(0.3)
+    assert atom_sqlite.slack.calls_to("chat.postMessage") == []

@@ -13,6 +13,9 @@ from slack_bolt.async_app import AsyncApp
 from bot.runtime import Runtime
 
 
+MESSAGE_CHANNEL_TYPES = {"message.im": "im", "message.channels": "channel", "message.groups": "group", "message.mpim": "mpim"}
+
+
 @dataclass
 class Surface:
     app: AsyncApp
@@ -23,9 +26,18 @@ class Surface:
     views: set[str] = field(default_factory=set)
     assistant: bool = False
 
-    def event(self, manifest_name: str, matcher=None):
+    def event(self, manifest_name: str):
+        """Listen to a manifest event. `message.<channel type>` becomes Bolt's `message` event
+        narrowed to that channel type (Bolt's dict constraints ignore `channel_type`)."""
         self.events.add(manifest_name)
-        return self.app.event(matcher or manifest_name)
+        if manifest_name.startswith("message."):
+            channel_type = MESSAGE_CHANNEL_TYPES[manifest_name]
+
+            async def in_channel_type(event) -> bool:
+                return event.get("channel_type") == channel_type
+
+            return self.app.event("message", matchers=[in_channel_type])
+        return self.app.event(manifest_name)
 
     def command(self, name: str):
         self.commands.add(name)

@@ -32,7 +32,7 @@ def register(surface, runtime: Runtime, conversations: ConversationService) -> N
         async with runtime.inflight.hold():
             await conversations.respond(ask, reply)
 
-    @surface.event("message.im", {"type": "message", "channel_type": "im"})
+    @surface.event("message.im")
     async def on_dm(body, event, client, context):
         if _from_a_person(event) and await first_delivery(runtime, body):
             await answer(client, context, event, event.get("thread_ts"), "dm")
@@ -55,5 +55,5 @@ def register(surface, runtime: Runtime, conversations: ConversationService) -> N
         if await first_delivery(runtime, body):
             await answer(client, context, event, thread_ts, "thread")
 
-    surface.event("message.channels", {"type": "message", "channel_type": "channel"})(on_thread_message)
-    surface.event("message.groups", {"type": "message", "channel_type": "group"})(on_thread_message)
+    surface.event("message.channels")(on_thread_message)
+    surface.event("message.groups")(on_thread_message)

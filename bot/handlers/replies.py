@@ -175,6 +175,8 @@ class ThreadReply:
 class EphemeralReply:
     """`/atom ask`: the whole answer at once, privately, with a "Share in channel" button."""
 
+    streams = False  # nothing to stream into: ask the provider for the whole answer
+
     def __init__(self, respond):
         self._respond = respond
         self._text = ""

@@ -136,6 +136,7 @@ class ModelCaller:
         person: Person,
         on_text: TextSink,
         on_auth_failure: Callable[[Credential], Awaitable[None]],
+        stream: bool = True,
     ) -> CallResult:
         """Try each candidate in order until one answers. Text streams to `on_text`; a failure
         before the first token moves on to the next candidate, one after it cuts the answer."""
@@ -151,25 +152,33 @@ class ModelCaller:
             max_tokens = min(model.max_output_tokens or MAX_ANSWER_TOKENS, MAX_ANSWER_TOKENS)
             text_parts: list[str] = []
             usage = None
+            common = {
+                "messages": messages,
+                "timeout": self.timeout,
+                "max_retries": 0,
+                "max_tokens": max_tokens,
+            }
             try:
-                stream = await litellm.acompletion(
-                    messages=messages,
-                    stream=True,
-                    stream_options={"include_usage": True},
-                    timeout=self.timeout,
-                    max_retries=0,
-                    max_tokens=max_tokens,
-                    **params,
-                )
-                async for chunk in stream:
-                    if getattr(chunk, "usage", None):
-                        usage = chunk.usage
-                    delta = chunk.choices[0].delta.content if chunk.choices else None
-                    if delta:
-                        if result.first_token_s is None:
-                            result.first_token_s = time.perf_counter() - started
-                        text_parts.append(delta)
-                        await on_text(delta)
+                if stream:
+                    chunks = await litellm.acompletion(
+                        stream=True, stream_options={"include_usage": True}, **common, **params
+                    )
+                    async for chunk in chunks:
+                        if getattr(chunk, "usage", None):
+                            usage = chunk.usage
+                        delta = chunk.choices[0].delta.content if chunk.choices else None
+                        if delta:
+                            if result.first_token_s is None:
+                                result.first_token_s = time.perf_counter() - started
+                            text_parts.append(delta)
+                            await on_text(delta)
+                else:
+                    response = await litellm.acompletion(**common, **params)
+                    usage = response.usage
+                    text = response.choices[0].message.content or ""
+                    result.first_token_s = time.perf_counter() - started
+                    text_parts.append(text)
+                    await on_text(text)
             except Exception as exc:  # a provider failure is routed around, never raised to Slack
                 outcome, detail = classify_error(exc)
                 if text_parts:

@@ -21,7 +21,7 @@ The highest score wins; ties go code > reasoning > long_document (the more deman
 
 Why it is fast: words are matched by set lookups on one lower-cased, split copy of the text;
 the few regexes (code lines, SQL, tracebacks, equations, design phrases) run only when a cheap
-substring test says they might match. Signals are read from the first 1,500 and last 500
+substring test says they might match. Signals are read from the first 1,200 and last 400
 characters (where people put the ask and where pastes show their shape), so a 200k-character
 paste costs the same as a short question; the token estimate always counts every character.
 """
@@ -35,7 +35,7 @@ TASKS = ("code", "reasoning", "long_document", "chat")
 CHARS_PER_TOKEN = 4  # the usual English-text rule of thumb; good enough for choosing a model
 LONG_INPUT_TOKENS = 6_000  # above this a request is a long-document job even without "summarise"
 LARGE_CODE_TOKENS = 4_000  # code this big (a whole module, a long log) needs the premium tier
-SCAN_HEAD, SCAN_TAIL = 1_500, 500  # characters searched for signals
+SCAN_HEAD, SCAN_TAIL = 1_200, 400  # characters searched for signals
 MULTI_CONSTRAINT = 3
 MAX_KEYWORD_REASONS = 3
 
@@ -178,6 +178,8 @@ class _Text:
 def _looks_like_code(t: _Text) -> bool:
     raw = t.raw
     for start in _CODE_STARTS:  # only where a line starts with one of them
+        if start.strip() not in t.words:  # a set lookup first: most text has none of these words
+            continue
         at = raw.find(start)
         while at != -1:
             if not raw[raw.rfind("\n", 0, at) + 1 : at].strip(" \t") and _CODE_LINE.match(raw, at):
