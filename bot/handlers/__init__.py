@@ -12,8 +12,12 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import Runtime
 
-
-MESSAGE_CHANNEL_TYPES = {"message.im": "im", "message.channels": "channel", "message.groups": "group", "message.mpim": "mpim"}
+MESSAGE_CHANNEL_TYPES = {
+    "message.im": "im",
+    "message.channels": "channel",
+    "message.groups": "group",
+    "message.mpim": "mpim",
+}
 
 
 @dataclass
