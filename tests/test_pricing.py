@@ -7,14 +7,23 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.llm.models import CATALOG_ENTRIES, PREMIUM_BASELINE, azure_models, lookup
-from bot.llm.providers import CATALOG
 from bot.llm.pricing import baseline_cost, cost, format_usd, is_off_peak, per_million, saving
+from bot.llm.providers import CATALOG
 from bot.llm.runtime import load_litellm
 
 PEAK = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # a Wednesday, 08:00 UTC: DeepSeek's full price
 OFF_PEAK = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)  # a Saturday: DeepSeek's discount all day
 # Small, mid-size and long prompts, and both sides of each long-context threshold (100k, 272k).
-TOKENS = [(1, 1), (1_234, 567), (100_000, 2_000), (100_001, 2_000), (150_000, 4_000), (272_000, 10), (272_001, 10), (600_000, 8_000)]
+TOKENS = [
+    (1, 1),
+    (1_234, 567),
+    (100_000, 2_000),
+    (100_001, 2_000),
+    (150_000, 4_000),
+    (272_000, 10),
+    (272_001, 10),
+    (600_000, 8_000),
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +47,15 @@ def test_cost_equals_litellm_for_every_catalog_model(litellm, name, moment):
     assert spec is not None, f"{name} is missing from the catalog (see test_routing's catalog test)"
     for prompt_tokens, completion_tokens in TOKENS:
         expected = _litellm_cost(
-            litellm, moment, model=spec.litellm_name, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            litellm,
+            moment,
+            model=spec.litellm_name,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
         )
-        assert cost(spec, prompt_tokens, completion_tokens, at=moment) == pytest.approx(expected, rel=1e-12, abs=0), (
+        assert cost(spec, prompt_tokens, completion_tokens, at=moment) == pytest.approx(
+            expected, rel=1e-12, abs=0
+        ), (
             spec.litellm_name,
             prompt_tokens,
         )
@@ -54,9 +69,15 @@ def test_azure_deployment_cost_equals_litellm_with_base_model(litellm, family):
     (spec,) = azure_models({"team-deployment": family})
     assert spec.litellm_name == "azure/team-deployment" and spec.base_model == f"azure/{family}"
     for prompt_tokens, completion_tokens in TOKENS[:4]:
-        usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, total_tokens=prompt_tokens + completion_tokens)
+        usage = Usage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+        )
         response = ModelResponse(model=spec.litellm_name, usage=usage)
-        expected = litellm.completion_cost(completion_response=response, base_model=spec.base_model, custom_llm_provider="azure")
+        expected = litellm.completion_cost(
+            completion_response=response, base_model=spec.base_model, custom_llm_provider="azure"
+        )
         assert cost(spec, prompt_tokens, completion_tokens) == pytest.approx(expected, rel=1e-12, abs=0)
 
 
@@ -82,7 +103,9 @@ def test_baseline_and_saving():
     assert baseline is not None and baseline.tier == "premium" and baseline.provider == "openai"
     cheap = lookup("openai/gpt-6-luna")
     assert baseline_cost(10_000, 1_000) == cost(baseline, 10_000, 1_000)
-    assert saving(cheap, 10_000, 1_000) == pytest.approx(baseline_cost(10_000, 1_000) - cost(cheap, 10_000, 1_000))
+    assert saving(cheap, 10_000, 1_000) == pytest.approx(
+        baseline_cost(10_000, 1_000) - cost(cheap, 10_000, 1_000)
+    )
     assert saving(lookup("anthropic/claude-opus-5-5"), 10_000, 1_000) == 0.0  # pricier than the baseline
     assert saving(baseline, 10_000, 1_000) == 0.0
 

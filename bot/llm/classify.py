@@ -51,7 +51,7 @@ class TaskProfile:
 
 
 class _Vocabulary:
-    """Words (each "shown-form other-forms…") and phrases that signal one thing, ready for lookup."""
+    """Word groups ("refactor refactoring …", one idea each) and phrases that signal one thing."""
 
     __slots__ = ("forms", "order", "phrases")
 
@@ -168,10 +168,15 @@ class _Text:
         return f" {phrase} " in self.spaced
 
     def found(self, vocabulary: _Vocabulary) -> list[str]:
-        """Shown forms of the vocabulary's words and phrases present, in the vocabulary's order."""
-        shown = [vocabulary.forms[w] for w in self.words.intersection(vocabulary.forms)]
-        if len(shown) > 1:
-            shown = [w for w in vocabulary.order if w in shown]
+        """The vocabulary's words (one form per group, as written) and phrases present, in its order."""
+        matched: dict[str, str] = {}
+        for word in sorted(self.words.intersection(vocabulary.forms)):  # sorted: "bug" before "bugs"
+            matched.setdefault(vocabulary.forms[word], word)
+        shown = (
+            [matched[group] for group in vocabulary.order if group in matched]
+            if len(matched) > 1
+            else list(matched.values())
+        )
         return shown + [name for padded, name in vocabulary.phrases if padded in self.spaced]
 
 
