@@ -24,6 +24,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import build_app
 from bot.config import Settings
 from bot.llm import runtime as llm_runtime
+from bot.maintenance import run_periodically
 from bot.runtime import Runtime
 from bot.storage.engine import ping
 
@@ -145,6 +146,7 @@ class AtomServer:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._socket_handler = None
+        self._housekeeping: asyncio.Task | None = None
         self._stopped = asyncio.Event()
 
     @property
@@ -153,7 +155,8 @@ class AtomServer:
 
     async def start(self) -> None:
         self.runtime = await Runtime.open(self.settings)
-        self.runtime.scheduler_running = True  # no scheduled jobs yet: the scheduler arrives with workflows
+        self._housekeeping = asyncio.create_task(run_periodically(self.runtime), name="atom-housekeeping")
+        self.runtime.scheduler_running = True  # housekeeping is the only periodic job so far
         self.app, self.surface = build_app(self.runtime)
         web_app = build_web_app(self.runtime, self.app, serve_events=not self.settings.socket_mode)
         self._runner = web.AppRunner(web_app, handle_signals=False, access_log=None)
@@ -182,6 +185,9 @@ class AtomServer:
             await self._site.stop()  # no new connections; replies already acked keep going
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
         drained = await self.runtime.inflight.drain(grace)
         if not drained:
             log.warning(

@@ -163,8 +163,18 @@ class KeyVault:
         scope: str,
         check: KeyCheck | None,
     ) -> bool:
-        """Encrypt and store (replacing any earlier key). Returns True when it replaced one."""
-        replaced = await self._rows.upsert(
+        """Encrypt and store (replacing any earlier key), audited in the same transaction.
+        Returns True when it replaced one."""
+
+        def audit_for(replaced: bool) -> list[dict]:
+            added = "key_replaced" if replaced else "key_added"
+            rows = [self._audit_row(person, added, provider_id, scope, key.hint)]
+            if check is not None:
+                action = "key_validated" if check.ok else "key_failed"
+                rows.append(self._audit_row(person, action, provider_id, scope, check.message))
+            return rows
+
+        return await self._rows.upsert(
             enterprise_id=person.enterprise_id,
             team_id=person.team_id,
             user_id=_owner(person, scope)[2],
@@ -175,13 +185,18 @@ class KeyVault:
             status=check.saved_status if check else "unchecked",
             status_detail=check.message if check else "Saved without a check (ATOM_VALIDATE_KEYS is off).",
             checked=check is not None,
+            audit_for=audit_for,
         )
-        await self._audit(person, "key_replaced" if replaced else "key_added", provider_id, scope, key.hint)
-        if check is not None:
-            await self._audit(
-                person, "key_validated" if check.ok else "key_failed", provider_id, scope, check.message
-            )
-        return replaced
+
+    @staticmethod
+    def _audit_row(person: Person, action: str, provider: str, scope: str, detail: str = "") -> dict:
+        return {
+            "actor_user_id": person.user_id,
+            "action": action,
+            "provider": provider,
+            "scope": scope,
+            "detail": detail[:300],
+        }
 
     async def record_check(self, person: Person, provider_id: str, scope: str, check: KeyCheck) -> None:
         row = await self._rows.get(*_owner(person, scope), provider_id)

@@ -51,68 +51,47 @@ class TaskProfile:
 
 
 class _Vocabulary:
-    """Word groups ("refactor refactoring …", one idea each) and phrases that signal one thing."""
+    """Word groups ("refactor refactoring …", one idea each, split by "|") and phrases for one signal.
+
+    Words are matched whole after lower-casing ("+" and "#" stay part of words: c++, c#); phrases
+    on word boundaries.
+    """
 
     __slots__ = ("forms", "order", "phrases")
 
-    def __init__(self, *groups: str, phrases: tuple[str, ...] = ()):
-        self.forms = {form: group.split()[0] for group in groups for form in group.split()}
-        self.order = tuple(group.split()[0] for group in groups)
-        self.phrases = tuple((f" {p} ", _SHOWN.get(p, p)) for p in phrases)  # padded: whole words only
+    def __init__(self, groups: str, phrases: str = ""):
+        split = [group.split() for group in groups.split("|")]
+        self.forms = {form: words[0] for words in split for form in words}
+        self.order = tuple(words[0] for words in split)
+        self.phrases = tuple(
+            (f" {p.strip()} ", _SHOWN.get(p.strip(), p.strip())) for p in phrases.split("|") if p.strip()
+        )
 
 
 _SHOWN = {"tl dr": "tl;dr"}  # ";" is a separator, so "tl;dr" arrives as the phrase "tl dr"
 
-# Words are matched whole after lower-casing ("+" and "#" stay part of words: c++, c#), phrases on
-# word boundaries.
 CODE_WORDS = _Vocabulary(
-    "bug bugs buggy",
-    "refactor refactoring refactored refactors",
-    "regex regexes regexp",
-    "function functions",
-    "compile compiler compiling compilation compiles",
-    "python",
-    "javascript js",
-    "typescript",
-    "sql",
-    "debug debugging debugger",
-    "stacktrace",
-    "segfault",
-    "dockerfile",
-    "kubernetes k8s",
-    "golang",
-    "java",
-    "c++",
-    "c#",
-    phrases=("stack trace", "unit test", "null pointer", "bash script"),
+    "bug bugs buggy | refactor refactoring refactored refactors | regex regexes regexp | function functions"
+    " | compile compiler compiling compilation compiles | python | javascript js | typescript | sql"
+    " | debug debugging debugger | stacktrace | segfault | dockerfile | kubernetes k8s | golang | java | c++ | c#",
+    phrases="stack trace | unit test | null pointer | bash script",
 )
 REASONING_WORDS = _Vocabulary(
-    "calculate calculating calculation calculations compute",
-    "probability probabilities odds",
-    "optimise optimize optimising optimizing optimisation optimization",
-    "plan planning",
-    "trade-off trade-offs tradeoff tradeoffs",
-    "derive",
-    "riddle",
-    phrases=("schedule for", "expected value", "how many ways", "logic puzzle"),
+    "calculate calculating calculation calculations compute | probability probabilities odds"
+    " | optimise optimize optimising optimizing optimisation optimization | plan planning"
+    " | trade-off trade-offs tradeoff tradeoffs | derive | riddle",
+    phrases="schedule for | expected value | how many ways | logic puzzle",
 )
-STEPWISE = _Vocabulary("step-by-step", phrases=("step by step",))
-PROOF_WORDS = _Vocabulary("prove proving", "proof proofs", "rigorous rigorously", phrases=("formally show",))
+STEPWISE = _Vocabulary("step-by-step", phrases="step by step")
+PROOF_WORDS = _Vocabulary("prove proving | proof proofs | rigorous rigorously", phrases="formally show")
 SUMMARY_WORDS = _Vocabulary(
-    "summarise summarize summarised summarized summarising summarizing",
-    "summary summaries",
-    "tldr",
-    "recap",
-    "condense",
-    phrases=("tl dr", "key points", "main points", "key takeaways"),
+    "summarise summarize summarised summarized summarising summarizing | summary summaries | tldr | recap"
+    " | condense",
+    phrases="tl dr | key points | main points | key takeaways",
 )
 CONSTRAINT_WORDS = _Vocabulary(
-    "must",
-    "without",
-    "unless",
-    "cannot can't",
-    "constraint constraints",
-    phrases=("at most", "at least", "no more than", "no later than", "only if", "budget of", "given that"),
+    "must | without | unless | cannot can't | constraint constraints",
+    phrases="at most | at least | no more than | no later than | only if | budget of | given that",
 )
 
 # Punctuation and line breaks become spaces before the text is split into words.
@@ -151,16 +130,15 @@ _PUNCT_MIN, _PUNCT_SHARE = 8, 0.02  # at least 8 of { } ; and 2% of the characte
 
 
 class _Text:
-    """The scanned window of a request, prepared once: raw, lower-cased, as words and phrases."""
+    """The scanned window of a request, prepared once: raw, as a set of words, and space-separated."""
 
-    __slots__ = ("raw", "lower", "words", "spaced")
+    __slots__ = ("raw", "words", "spaced")
 
     def __init__(self, text: str):
         if len(text) > SCAN_HEAD + SCAN_TAIL:
             text = text[:SCAN_HEAD] + "\n" + text[-SCAN_TAIL:]
         self.raw = text
-        self.lower = text.lower()
-        spaced = self.lower.translate(_SEPARATORS)
+        spaced = text.lower().translate(_SEPARATORS)
         self.words = set(spaced.split())
         self.spaced = f" {spaced} "  # phrases are looked for as " at most " in here
 
@@ -172,11 +150,7 @@ class _Text:
         matched: dict[str, str] = {}
         for word in sorted(self.words.intersection(vocabulary.forms)):  # sorted: "bug" before "bugs"
             matched.setdefault(vocabulary.forms[word], word)
-        shown = (
-            [matched[group] for group in vocabulary.order if group in matched]
-            if len(matched) > 1
-            else list(matched.values())
-        )
+        shown = [matched[group] for group in vocabulary.order if group in matched]
         return shown + [name for padded, name in vocabulary.phrases if padded in self.spaced]
 
 
@@ -230,7 +204,7 @@ def _design(t: _Text) -> str | None:
     if t.has("system design"):
         return "system design"
     if micro := t.words & {"microservice", "microservices"}:
-        return micro.pop()
+        return min(micro)
     for verb in (" design ", " architect"):
         at = t.spaced.find(verb)
         while at != -1:

@@ -122,7 +122,10 @@ def _eligible(
     return eligible, excluded, out
 
 
-def _alternate(groups: list[list[tuple[ModelSpec, float, str]]], last_provider: str | None):
+Ranked = tuple[ModelSpec, float, tuple[str, str]]  # model, est. cost, (why if first, why as failover)
+
+
+def _alternate(groups: list[list[Ranked]], last_provider: str | None) -> list[Ranked]:
     """Keep each group's order but, where possible, never put two models of a provider in a row."""
     ordered = []
     for group in groups:
@@ -135,55 +138,47 @@ def _alternate(groups: list[list[tuple[ModelSpec, float, str]]], last_provider: 
     return ordered
 
 
-def _order(mode: str, task: str, need: int, eligible: list[tuple[ModelSpec, float]]):
-    """Groups of (model, cost, (why if first, why as failover)), best first.
+def _order(mode: str, task: str, need: int, eligible: list[tuple[ModelSpec, float]]) -> list[list[Ranked]]:
+    """Groups of ranked models, best first. Alternating providers never mixes groups: meeting the
+    need (balanced) or the tier (best) matters more than spreading providers."""
 
-    Groups are never mixed when alternating providers: quality order beats provider spread.
-    """
+    def rank(model: ModelSpec) -> int:
+        return effective_rank(model, task)
 
-    def price(item):
+    def price(item: tuple[ModelSpec, float]):  # ties: the higher tier, then a stable name order
         model, est = item
-        return (est, -effective_rank(model, task), model.provider, model.litellm_name)
+        return (est, -rank(model), model.provider, model.litellm_name)
 
     need_name = TIERS[need]
     if mode == "save":
-        everything = sorted(eligible, key=lambda i: (i[1], effective_rank(i[0], task) < need, *price(i)[1:]))
+        # Cheapest first; on an equal price, a model that meets the need goes first.
+        everything = sorted(eligible, key=lambda i: (i[1], rank(i[0]) < need, *price(i)[1:]))
         why = ("cheapest model whose context fits (save mode)", "next cheapest")
         return [[(m, c, why) for m, c in everything]]
     if mode == "best":
         groups = []
-        for rank in sorted({m.tier_rank for m, _ in eligible}, reverse=True):
-            tier = sorted((i for i in eligible if i[0].tier_rank == rank), key=price)
+        for tier in sorted({m.tier_rank for m, _ in eligible}, reverse=True):
             why = (
-                f"highest tier available ({TIERS[rank]}), cheapest first (best mode)",
-                f"{TIERS[rank]} tier",
+                f"highest tier available ({TIERS[tier]}), cheapest first (best mode)",
+                f"{TIERS[tier]} tier",
             )
-            groups.append([(m, c, why) for m, c in tier])
+            in_tier = sorted((i for i in eligible if i[0].tier_rank == tier), key=price)
+            groups.append([(m, c, why) for m, c in in_tier])
         return groups
-    meets = sorted((i for i in eligible if effective_rank(i[0], task) >= need), key=price)
-    below = sorted(
-        (i for i in eligible if effective_rank(i[0], task) < need),
-        key=lambda i: (-effective_rank(i[0], task), *price(i)),
-    )
 
-    def meets_why(model: ModelSpec) -> tuple[str, str]:
+    def meets(model: ModelSpec) -> tuple[str, str]:
         lifted = f", counts as {need_name} for {task.replace('_', ' ')}" if model.tier_rank < need else ""
         return f"cheapest model that meets the task's need ({need_name}{lifted})", f"meets the need{lifted}"
 
-    return [
-        [(m, c, meets_why(m)) for m, c in meets],
-        [
-            (
-                m,
-                c,
-                (
-                    f"nothing that meets the need ({need_name}) is usable: best of the rest",
-                    f"below the need ({m.tier})",
-                ),
-            )
-            for m, c in below
-        ],
-    ]
+    def below(model: ModelSpec) -> tuple[str, str]:
+        return (
+            f"nothing that meets the need ({need_name}) is usable: best of the rest",
+            f"below the need ({model.tier})",
+        )
+
+    meeting = sorted((i for i in eligible if rank(i[0]) >= need), key=price)
+    rest = sorted((i for i in eligible if rank(i[0]) < need), key=lambda i: (-rank(i[0]), *price(i)))
+    return [[(m, c, meets(m)) for m, c in meeting], [(m, c, below(m)) for m, c in rest]]
 
 
 def plan(
@@ -225,5 +220,6 @@ def plan(
             why = f"failover: {why_failover}" + ("; another provider" if other else "")
         result.candidates.append(Choice(model, est, why))
     if not result.candidates and not result.excluded:
-        result.excluded.append(("all providers", "no provider key is set up"))
+        why = "no models set up (Azure needs deployments)" if available else "no provider key is set up"
+        result.excluded.append(("all providers", why))
     return result

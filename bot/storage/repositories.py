@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -23,6 +24,16 @@ from bot.storage.models import (
 )
 
 
+def _insert_for(session_or_connection):
+    """The dialect's INSERT (with ON CONFLICT support) for the session's or connection's database."""
+    dialect = (
+        session_or_connection.bind.dialect
+        if hasattr(session_or_connection, "bind")
+        else session_or_connection.dialect
+    )
+    return pg_insert if dialect.name == "postgresql" else sqlite_insert
+
+
 class EventClaims:
     """Claims Slack event ids so a redelivered event is handled once, across processes and restarts."""
 
@@ -32,8 +43,7 @@ class EventClaims:
     async def claim(self, event_id: str, team_id: str = "") -> bool:
         """True the first time an event id is claimed, False for every redelivery."""
         async with self._sessions() as session:
-            dialect = session.bind.dialect.name
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            insert = _insert_for(session)
             stmt = (
                 insert(EventClaim)
                 .values(event_id=event_id, team_id=team_id or "", claimed_at=utcnow())
@@ -109,31 +119,46 @@ class Credentials:
         status: str,
         status_detail: str,
         checked: bool,
+        audit_for: Callable[[bool], list[dict]] | None = None,
     ) -> bool:
-        """Insert or replace the owner's credential for a provider. True when it replaced one."""
+        """Insert or replace the owner's credential for a provider, and write its audit rows in
+        the same transaction (a key change is never left unaudited). `audit_for(replaced)` gives
+        those rows. True when it replaced one.
+
+        One `INSERT … ON CONFLICT DO UPDATE … RETURNING id` rather than select-then-flush: the
+        ORM round-trips cost more than the write itself."""
         now = utcnow()
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                select(ProviderCredential)
-                .where(*self._owner(enterprise_id, team_id, user_id), ProviderCredential.provider == provider)
-                .with_for_update()
+        new_id = str(uuid.uuid4())
+        values = {
+            "secret": secret,
+            "settings": settings,
+            "hint": hint,
+            "status": status,
+            "status_detail": status_detail[:300],
+            "updated_at": now,
+            "checked_at": now if checked else None,
+        }
+        engine = self._sessions.kw["bind"]
+        async with engine.begin() as conn:  # Core on a connection: no unit-of-work overhead
+            insert = _insert_for(conn)
+            stmt = insert(ProviderCredential).values(
+                id=new_id,
+                enterprise_id=enterprise_id,
+                team_id=team_id,
+                user_id=user_id,
+                provider=provider,
+                created_at=now,
+                **values,
             )
-            row = result.scalar_one_or_none()
-            replaced = row is not None
-            if row is None:
-                row = ProviderCredential(
-                    id=str(uuid.uuid4()),
-                    enterprise_id=enterprise_id,
-                    team_id=team_id,
-                    user_id=user_id,
-                    provider=provider,
-                    created_at=now,
-                )
-                session.add(row)
-            row.secret, row.settings, row.hint = secret, settings, hint
-            row.status, row.status_detail, row.updated_at = status, status_detail[:300], now
-            row.checked_at = now if checked else None
-            return replaced
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["enterprise_id", "team_id", "user_id", "provider"], set_=values
+            ).returning(ProviderCredential.id)
+            replaced = (await conn.execute(stmt)).scalar_one() != new_id
+            audit = audit_for(replaced) if audit_for else []
+            if audit:
+                common = {"enterprise_id": enterprise_id, "team_id": team_id, "created_at": now}
+                await conn.execute(insert(AuditEvent), [{**common, **row} for row in audit])
+        return replaced
 
     async def set_status(self, credential_id: str, status: str, detail: str, checked: bool = True) -> None:
         values = {"status": status, "status_detail": detail[:300]}
