@@ -111,7 +111,7 @@ class ConversationService:
             await reply.post(nothing_left_text(result.failures, plan.excluded))
             await self._record(ask, record_id, plan, result, None)
             return result
-        baseline = baseline_cost(result.prompt_tokens, result.completion_tokens)
+        baseline = baseline_cost(result.prompt_tokens, result.completion_tokens, at=utcnow())
         footer = footer_blocks(
             record_id,
             model=result.model.litellm_name,
@@ -121,9 +121,10 @@ class ConversationService:
             cut_off=result.cut_off,
             share=ask.surface == "command",
         )
-        await reply.finish(footer, result.text)
+        # Stored before the footer's buttons appear, so "Share" or "Why?" can never find nothing.
         answer_id = await self.memory.remember(person, key, text, result.text)
         await self._record(ask, record_id, plan, result, answer_id, baseline)
+        await reply.finish(footer, result.text)
         return result
 
     async def plan(

@@ -365,3 +365,15 @@ def test_explain():
     assert "…and 9 more" in text
     assert "• deepseek: cooling down" in text
     assert "• azure/o4: retired on 2026-11-19" in text
+
+
+def test_every_provider_checks_keys_with_a_current_catalog_model():
+    from bot.llm.models import lookup
+    from bot.llm.providers import CATALOG
+
+    for provider in CATALOG.values():
+        if provider.id == "azure":
+            continue  # Azure checks with the person's own first deployment
+        spec = lookup(f"{provider.litellm_prefix}/{provider.check_model}")
+        assert spec is not None and spec.provider == provider.id, provider.id
+        assert spec.tier == "economy", f"{provider.id} checks keys with a {spec.tier} model"

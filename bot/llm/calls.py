@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from bot.identity import Person
 from bot.llm.credentials import Credential, call_params
@@ -143,10 +144,11 @@ class ModelCaller:
         litellm = await litellm_async()
         result = CallResult()
         started = time.perf_counter()
+        down: set[str] = set()  # providers that failed as a whole (key, rate limit, outage)
         for choice in plan.candidates:
             model = choice.model
             credential = credentials.get(model.provider)
-            if credential is None:
+            if credential is None or model.provider in down:
                 continue
             params = call_params(credential, self.bases, model.name)
             max_tokens = min(model.max_output_tokens or MAX_ANSWER_TOKENS, MAX_ANSWER_TOKENS)
@@ -187,6 +189,8 @@ class ModelCaller:
                 else:
                     result.attempts.append(Attempt(model.provider, model.litellm_name, outcome, detail))
                     await self._after_failure(person, credential, outcome, exc, on_auth_failure)
+                    if outcome != "rejected":  # a refused request may suit another model of the same provider
+                        down.add(model.provider)
                     log.info("call to %s failed: %s; trying the next model", model.litellm_name, outcome)
                     continue
             result.text = "".join(text_parts)
@@ -196,7 +200,10 @@ class ModelCaller:
             result.prompt_tokens, result.completion_tokens = self._tokens(
                 litellm, usage, model, messages, result.text
             )
-            result.cost_usd = cost(model, result.prompt_tokens, result.completion_tokens)
+            # Priced at the moment of the call: some providers bill off-peak hours at lower rates.
+            result.cost_usd = cost(
+                model, result.prompt_tokens, result.completion_tokens, at=datetime.now(UTC)
+            )
             break
         result.latency_s = time.perf_counter() - started
         return result

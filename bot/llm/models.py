@@ -46,6 +46,9 @@ CATALOG_ENTRIES: tuple[tuple[str, str, str, frozenset[str]], ...] = (
 
 # What Azure deployments of each family count as; tests check every AZURE_MODEL_FAMILIES entry has one.
 AZURE_FAMILY_TIERS: dict[str, tuple[str, frozenset[str]]] = {
+    "gpt-6-luna": ("economy", frozenset({"long_document"})),
+    "gpt-6.1-terra": ("standard", frozenset({"code"})),
+    "gpt-6.1-sol": ("premium", frozenset({"code", "reasoning"})),
     "gpt-4o-mini": ("economy", frozenset()),
     "gpt-4.1-nano": ("economy", frozenset()),
     "gpt-5-nano": ("economy", frozenset()),

@@ -17,6 +17,9 @@ MAX_KEY_LENGTH = 300  # real keys are under 200 characters
 AZURE_DEFAULT_API_VERSION = "2024-10-21"
 # Model families an Azure deployment may run; litellm prices them as `azure/<family>`.
 AZURE_MODEL_FAMILIES = (
+    "gpt-6-luna",
+    "gpt-6.1-terra",
+    "gpt-6.1-sol",
     "gpt-4o-mini",
     "gpt-4o",
     "gpt-4.1-nano",
@@ -50,7 +53,7 @@ class Provider:
     key_pattern: re.Pattern[str]
     key_example: str  # how a key looks, for messages: "sk-…"
     litellm_prefix: str
-    check_model: str  # the cheapest model, used for the one-call key check
+    check_model: str  # a cheap current model (in bot.llm.models' catalog), for the one-call key check
     console_url: str
     base_setting: str | None  # key of Settings.provider_bases; None when the base is per key
     fields: tuple[FormField, ...] = ()
@@ -142,7 +145,7 @@ CATALOG: dict[str, Provider] = {
             key_pattern=re.compile(r"^sk-(?!ant-)[A-Za-z0-9_\-]{20,}$"),
             key_example="sk-…",
             litellm_prefix="openai",
-            check_model="gpt-4o-mini",
+            check_model="gpt-6-luna",
             console_url="https://platform.openai.com/api-keys",
             base_setting="openai",
         ),
@@ -152,7 +155,7 @@ CATALOG: dict[str, Provider] = {
             key_pattern=re.compile(r"^sk-ant-[A-Za-z0-9_\-]{20,}$"),
             key_example="sk-ant-…",
             litellm_prefix="anthropic",
-            check_model="claude-haiku-4-5",
+            check_model="claude-haiku-5-5",
             console_url="https://console.anthropic.com/settings/keys",
             base_setting="anthropic",
         ),
@@ -172,7 +175,7 @@ CATALOG: dict[str, Provider] = {
             key_pattern=re.compile(r"^sk-(?!ant-)[A-Za-z0-9_\-]{20,}$"),
             key_example="sk-…",
             litellm_prefix="deepseek",
-            check_model="deepseek-chat",
+            check_model="deepseek-v4-flash",
             console_url="https://platform.deepseek.com/api_keys",
             base_setting="deepseek",
         ),
