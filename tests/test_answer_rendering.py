@@ -1,0 +1,87 @@
+"""Long answers split cleanly within Slack's limits; conversations trimmed to a model's context."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import MarkdownBlock
+
+from bot.llm.trimming import TRUNCATION_MARK, fit
+from bot.views.answers import MARKDOWN_LIMIT, split_text
+from tests.fakes import payloads
+from tests.keyhelpers import give_keys, settle
+
+PARAGRAPH = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 20 + "\n\n"
+
+
+def test_split_respects_the_limit_and_loses_nothing():
+    text = PARAGRAPH * 60  # ~68k characters
+    parts = split_text(text)
+    assert all(len(p) <= MARKDOWN_LIMIT for p in parts)
+    assert "".join(parts).replace("\n", "") == text.replace("\n", "")
+    for part in parts:
+        MarkdownBlock(text=part).to_dict()  # slack_sdk enforces the block limit
+
+
+def test_split_never_leaves_a_code_fence_open():
+    code = "```python\n" + "print('hello world')\n" * 2000 + "```\n"
+    parts = split_text("Here you go:\n\n" + code)
+    assert len(parts) > 1
+    assert all(p.count("```") % 2 == 0 for p in parts)
+
+
+def test_split_cuts_an_unbroken_word_too():
+    parts = split_text("x" * 30_000)
+    assert [len(p) for p in parts] == [MARKDOWN_LIMIT - 8, MARKDOWN_LIMIT - 8, 30_000 - 2 * (MARKDOWN_LIMIT - 8)]
+
+
+def _words(_model, messages):
+    return sum(len(m["content"].split()) for m in messages)
+
+
+def test_fit_keeps_the_newest_turns_that_fit():
+    system = {"role": "system", "content": "be brief"}
+    history = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i} " + "w " * 10} for i in range(10)]
+    question = {"role": "user", "content": "and now?"}
+    messages = fit(system, history, question, model="m", budget_tokens=60, count=_words)
+    assert messages[0] == system and messages[-1] == question
+    kept = messages[1:-1]
+    assert kept == history[-len(kept) :] and 0 < len(kept) < 10
+    assert _words("m", messages) <= 60
+
+
+def test_fit_shortens_a_question_too_big_on_its_own():
+    system = {"role": "system", "content": "be brief"}
+    question = {"role": "user", "content": "start " + "word " * 5000 + " end"}
+    [_, shortened] = fit(system, [], question, model="m", budget_tokens=500, count=_words)
+    assert TRUNCATION_MARK.strip() in shortened["content"]
+    assert shortened["content"].startswith("start") and shortened["content"].endswith("end")
+    assert _words("m", [system, shortened]) <= 500
+
+
+async def test_a_very_long_streamed_answer_is_split_across_appends(atom_sqlite):
+    await give_keys(atom_sqlite, "openai")
+    atom_sqlite.providers.reply["openai"] = PARAGRAPH * 40  # ~45k characters
+    atom_sqlite.providers.chunk_size = 4000
+    await atom_sqlite.client.event(payloads.message_im_event("write a lot", thread_ts="1700000500.000100"))
+    await atom_sqlite.slack.wait_for("chat.stopStream", count=2, timeout=30)  # a second message after ~36k
+    await settle(atom_sqlite)
+    for call in atom_sqlite.slack.calls:
+        for chunk in call.params.get("chunks") or []:
+            assert len(chunk["text"]) <= MARKDOWN_LIMIT
+    assert not [c for c in atom_sqlite.slack.calls if "msg_too_long" in str(c.params)]
+
+
+async def test_a_very_long_unthreaded_answer_becomes_several_messages(atom_sqlite):
+    await give_keys(atom_sqlite, "openai")
+    atom_sqlite.providers.reply["openai"] = PARAGRAPH * 30  # ~34k characters
+    atom_sqlite.providers.chunk_size = 4000
+    await atom_sqlite.client.event(payloads.message_im_event("write a lot"))
+    await atom_sqlite.slack.wait_for("chat.postMessage", count=3, timeout=30)
+    await settle(atom_sqlite)
+    for call in atom_sqlite.slack.calls_to("chat.postMessage") + atom_sqlite.slack.calls_to("chat.update"):
+        for block in call.params.get("blocks") or []:
+            if block["type"] == "markdown":
+                assert len(block["text"]) <= MARKDOWN_LIMIT
+        assert len(call.params["text"]) <= 3000
+    last = atom_sqlite.slack.calls_to("chat.postMessage")[-1]
+    updates = [u for u in atom_sqlite.slack.calls_to("chat.update") if "Why this model?" in str(u.params)]
+    assert "Why this model?" in str(last.params) or updates
