@@ -5,23 +5,57 @@ from __future__ import annotations
 import logging
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 
 from bot.handlers import Surface, register
 from bot.runtime import Runtime
+from bot.storage.installations import EncryptedInstallationStore
 
 log = logging.getLogger(__name__)
 
 SORRY = "Sorry, something went wrong on my side. Nothing you saved was lost; please try again in a moment."
 
 
+# The bot scopes Atom asks for when installed through OAuth; a test keeps them equal to manifest.yml's.
+BOT_SCOPES = (
+    "app_mentions:read",
+    "assistant:write",
+    "channels:history",
+    "chat:write",
+    "commands",
+    "groups:history",
+    "im:history",
+    "users:read",
+)
+
+
+def oauth_settings(runtime: Runtime) -> AsyncOAuthSettings:
+    """Multi-workspace install: tokens in an encrypted store, state nonces in the database."""
+    settings = runtime.settings
+    return AsyncOAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        scopes=list(BOT_SCOPES),
+        redirect_uri=f"{settings.public_url}/slack/oauth_redirect",
+        installation_store=EncryptedInstallationStore(
+            runtime.sessions, runtime.crypto, settings.slack_client_id
+        ),
+        installation_store_bot_only=True,
+        state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=runtime.engine),
+    )
+
+
 def build_app(runtime: Runtime) -> tuple[AsyncApp, Surface]:
     settings = runtime.settings
+    multi_workspace = settings.oauth_install and not settings.slack_bot_token
     app = AsyncApp(
         client=runtime.client,
         signing_secret=settings.slack_signing_secret or "",
         # Socket Mode requests are authenticated by the websocket itself and carry no signature.
         request_verification_enabled=bool(settings.slack_signing_secret),
         process_before_response=False,
+        oauth_settings=oauth_settings(runtime) if multi_workspace else None,
         logger=logging.getLogger("slack_bolt.App"),
     )
 

@@ -17,17 +17,20 @@ async def rotate(settings: Settings) -> int:
         await migrate.upgrade(engine)
         vault = KeyVault(session_factory(engine), Crypto(settings.encryption_keys))
         try:
-            rotated, failed = await vault.rotate()
+            report = await vault.rotate()
         except EncryptionKeyMismatch as exc:
             print(str(exc), file=sys.stderr)
             return 2
     finally:
         await engine.dispose()
-    print(f"Re-encrypted {rotated} stored secret(s) with the first key of ATOM_ENCRYPTION_KEYS.")
-    if failed:
+    print(f"Re-encrypted {report.total_rotated} stored secret(s) with the first key of ATOM_ENCRYPTION_KEYS:")
+    for label, count in report.rotated.items():
+        print(f"  {label}: {count}")
+    if report.total_undecryptable:
+        failed = ", ".join(f"{label}: {n}" for label, n in report.undecryptable.items() if n)
         print(
-            f"{failed} secret(s) could not be decrypted with any configured key and were left as they are; "
-            "their owners will be asked to add them again.",
+            f"{report.total_undecryptable} secret(s) could not be decrypted with any configured key and were "
+            f"left as they are ({failed}); provider keys among them must be added again by their owners.",
             file=sys.stderr,
         )
         return 1

@@ -40,6 +40,7 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     inflight: InFlight | None = None
     event_claims: EventClaims | None = None
+    crypto: Crypto | None = field(default=None, repr=False)
     vault: KeyVault | None = None
     admins: AdminDirectory = field(default_factory=AdminDirectory)
     cooldowns: Cooldowns = field(default_factory=Cooldowns)
@@ -51,9 +52,9 @@ class Runtime:
         if self.inflight is None:
             self.inflight = InFlight(on_change=self.metrics.inflight.set)
         self.event_claims = EventClaims(self.sessions)
-        crypto = Crypto(self.settings.encryption_keys)
-        self.vault = KeyVault(self.sessions, crypto)
-        self.memory = ConversationMemory(self.sessions, crypto, self.settings.history_days)
+        self.crypto = Crypto(self.settings.encryption_keys)
+        self.vault = KeyVault(self.sessions, self.crypto)
+        self.memory = ConversationMemory(self.sessions, self.crypto, self.settings.history_days)
         self.usage = UsageService(self.sessions)
 
     @classmethod

@@ -130,6 +130,19 @@ def build_web_app(runtime: Runtime, app: AsyncApp | None, *, serve_events: bool)
     web_app.router.add_get("/metrics", metrics)
     if serve_events and app is not None:
         web_app.router.add_post("/slack/events", slack_events_handler(app, runtime))
+    if app is not None and app.oauth_flow is not None:
+        flow = app.oauth_flow
+
+        async def install(request: web.Request) -> web.Response:
+            bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)
+            return await to_aiohttp_response(await flow.handle_installation(bolt_request))
+
+        async def oauth_redirect(request: web.Request) -> web.Response:
+            bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)
+            return await to_aiohttp_response(await flow.handle_callback(bolt_request))
+
+        web_app.router.add_get(flow.install_path, install)
+        web_app.router.add_get(flow.redirect_uri_path, oauth_redirect)
     return web_app
 
 

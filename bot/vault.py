@@ -18,6 +18,7 @@ from bot.llm.keycheck import KeyCheck
 from bot.llm.providers import CATALOG, Provider
 from bot.storage.encryption import CANARY_PLAINTEXT, Crypto, Secret, UndecryptableSecret
 from bot.storage.repositories import AuditLog, Credentials, MetaValues, WorkspacePolicies
+from bot.storage.rotation import RotationReport, rotate_all
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def _owner(person: Person, scope: str) -> tuple[str, str, str]:
 
 class KeyVault:
     def __init__(self, sessions: async_sessionmaker, crypto: Crypto):
+        self._sessions = sessions
         self._crypto = crypto
         self._rows = Credentials(sessions)
         self.policies = WorkspacePolicies(sessions)
@@ -260,23 +262,17 @@ class KeyVault:
             log.warning("%d stored key(s) could not be decrypted and were marked for re-entry", len(bad))
         return len(bad)
 
-    async def rotate(self) -> tuple[int, int]:
-        """Re-encrypt every stored secret under the first key. Returns (rotated, undecryptable)."""
+    async def rotate(self) -> RotationReport:
+        """Re-encrypt every stored secret under the first key (keys, bot tokens, conversations)."""
         tokens = await self._rows.all_tokens()
         canary = await self._meta.get(CANARY)
         if canary is not None and not self._decrypts(canary):
             # Wrong keys: rotating now would bury the old key's secrets under a fresh canary.
             raise EncryptionKeyMismatch(sum(not self._decrypts(t) for _, t in tokens), len(tokens))
-        rotated: dict[str, str] = {}
-        failed = 0
-        for credential_id, token in tokens:
-            try:
-                rotated[credential_id] = self._crypto.rotate(token)
-            except UndecryptableSecret:
-                failed += 1
-        await self._rows.replace_tokens(rotated)
-        await self._meta.put(CANARY, self._crypto.encrypt(CANARY_PLAINTEXT))
-        return len(rotated), failed
+        report = await rotate_all(self._sessions, self._crypto)
+        if canary is None:
+            await self._meta.put(CANARY, self._crypto.encrypt(CANARY_PLAINTEXT))
+        return report
 
     def _decrypts(self, token: str) -> bool:
         try:

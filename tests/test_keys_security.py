@@ -176,7 +176,7 @@ async def test_sentinel_key_never_leaks_anywhere(fake_slack, fake_providers, tmp
         env={"ATOM_DATABASE_URL": db_url, "ATOM_LOG_LEVEL": "DEBUG", "ATOM_ENCRYPTION_KEYS": f"{new_key},{old_key}"},
     )
     assert code == 0, rotate_err
-    assert "Re-encrypted 1 stored secret" in rotate_out
+    assert "provider keys: 1" in rotate_out
 
     atom = AtomHarness(fake_slack, {**env, "ATOM_ENCRYPTION_KEYS": new_key})
     atom.providers = fake_providers
@@ -275,3 +275,36 @@ async def test_removed_key_bytes_are_gone_from_the_sqlite_file(atom_sqlite):
     db = Path(str(atom_sqlite.runtime.engine.url.database))
     raw = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
     assert token not in raw  # secure_delete overwrote it
+
+
+async def test_rotation_covers_conversations_and_the_old_key_can_then_go(fake_slack, fake_providers, tmp_path):
+    from tests.keyhelpers import give_keys
+
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'atom.db'}"
+    env = atom_env(fake_slack.url, db_url, old_key, **provider_env(fake_providers))
+    atom = AtomHarness(fake_slack, env)
+    atom.providers = fake_providers
+    await atom.start()
+    try:
+        await give_keys(atom, "openai")
+        await atom.client.event(payloads.message_im_event("remember the word KUMQUAT", thread_ts="1700000600.000100"))
+        await fake_slack.wait_for("chat.stopStream", timeout=20)
+        await settle(atom)
+    finally:
+        await atom.stop()
+    code, out, err = await run_atom_cli(
+        "keys", "rotate", env={"ATOM_DATABASE_URL": db_url, "ATOM_ENCRYPTION_KEYS": f"{new_key},{old_key}"}
+    )
+    assert code == 0, err
+    assert "conversation messages: 2" in out and "provider keys: 1" in out
+    atom = AtomHarness(fake_slack, {**env, "ATOM_ENCRYPTION_KEYS": new_key})
+    atom.providers = fake_providers
+    await atom.start()
+    try:
+        from bot.identity import Person
+
+        history = await atom.runtime.memory.history(Person("", "T1", "U1"), "D1:1700000600.000100")
+        assert history[0]["content"] == "remember the word KUMQUAT"
+    finally:
+        await atom.stop()

@@ -78,3 +78,9 @@ def test_every_bot_scope_is_explained_in_readme():
     readme = (ROOT / "README.md").read_text()
     for scope in load_manifest()["oauth_config"]["scopes"]["bot"]:
         assert re.search(rf"`{re.escape(scope)}`\s*\|", readme), f"README does not say why Atom needs {scope}"
+
+
+def test_oauth_install_asks_for_exactly_the_manifests_scopes():
+    from bot.app import BOT_SCOPES
+
+    assert set(BOT_SCOPES) == set(load_manifest()["oauth_config"]["scopes"]["bot"])

@@ -62,7 +62,7 @@ class Surface:
 
 def register(app: AsyncApp, runtime: Runtime) -> Surface:
     from bot.conversations import ConversationService
-    from bot.handlers import answers, assistant, commands, fallback, home, keys, messages
+    from bot.handlers import answers, assistant, commands, fallback, home, keys, lifecycle, messages
 
     surface = Surface(app)
     routes: dict = {}  # /atom subcommand → handler, filled by the features that own them
@@ -73,5 +73,6 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
     commands.register(surface, runtime, routes)
     messages.register(surface, runtime, conversations)
     assistant.register(surface, runtime, conversations)
+    lifecycle.register(surface, runtime)
     fallback.register(surface)  # last: catches what no listener above claimed
     return surface

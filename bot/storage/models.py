@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -175,3 +175,20 @@ class PersonSettings(Base):
     overrides: Mapped[dict] = mapped_column(JSON, default=dict)
     monthly_budget_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SlackInstallation(Base):
+    """A workspace (or org) that installed Atom through OAuth. The bot token is a Fernet token."""
+
+    __tablename__ = "slack_installations"
+
+    enterprise_id: Mapped[str] = mapped_column(SlackId, primary_key=True, default="")
+    team_id: Mapped[str] = mapped_column(SlackId, primary_key=True, default="")
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, default=False)
+    app_id: Mapped[str] = mapped_column(String(32), default="")
+    bot_id: Mapped[str] = mapped_column(String(32), default="")
+    bot_user_id: Mapped[str] = mapped_column(String(32), default="")
+    bot_scopes: Mapped[str] = mapped_column(Text, default="")
+    secret: Mapped[str] = mapped_column(Text)  # {"bot_token", "bot_refresh_token"} as JSON, encrypted
+    bot_token_expires_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
