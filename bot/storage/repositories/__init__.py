@@ -1,0 +1,23 @@
+"""Repositories: the only code that speaks SQL. Services get plain values back."""
+
+from bot.storage.repositories.conversations import PersonSettingsStore, Turns, UsageLog
+from bot.storage.repositories.events import EventClaims
+from bot.storage.repositories.keys import (
+    AuditLog,
+    Credentials,
+    MetaValues,
+    WorkspaceBudgets,
+    WorkspacePolicies,
+)
+
+__all__ = [
+    "AuditLog",
+    "Credentials",
+    "EventClaims",
+    "MetaValues",
+    "PersonSettingsStore",
+    "Turns",
+    "UsageLog",
+    "WorkspaceBudgets",
+    "WorkspacePolicies",
+]

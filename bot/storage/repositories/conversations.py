@@ -1,0 +1,159 @@
+"""Conversation turns, usage records and per-person settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.storage.models import (
+    ConversationTurn,
+    PersonSettings,
+    UsageRecord,
+    utcnow,
+)
+
+
+class Turns:
+    """Rows of conversation_turns (content already encrypted by the caller)."""
+
+    def __init__(self, sessions: async_sessionmaker):
+        self._sessions = sessions
+
+    async def add(self, turns: list[ConversationTurn]) -> None:
+        async with self._sessions() as session, session.begin():
+            session.add_all(turns)
+
+    async def thread(
+        self, enterprise_id: str, team_id: str, thread_key: str, limit: int = 200
+    ) -> list[ConversationTurn]:
+        """The thread's latest turns, oldest first."""
+        async with self._sessions() as session:
+            result = await session.execute(
+                select(ConversationTurn)
+                .where(
+                    ConversationTurn.enterprise_id == enterprise_id,
+                    ConversationTurn.team_id == team_id,
+                    ConversationTurn.thread_key == thread_key,
+                )
+                .order_by(ConversationTurn.created_at.desc(), ConversationTurn.id.desc())
+                .limit(limit)
+            )
+            return list(reversed(result.scalars().all()))
+
+    async def get(self, turn_id: str) -> ConversationTurn | None:
+        async with self._sessions() as session:
+            return await session.get(ConversationTurn, turn_id)
+
+    async def thread_known(self, enterprise_id: str, team_id: str, thread_key: str) -> bool:
+        async with self._sessions() as session:
+            result = await session.execute(
+                select(ConversationTurn.id)
+                .where(
+                    ConversationTurn.enterprise_id == enterprise_id,
+                    ConversationTurn.team_id == team_id,
+                    ConversationTurn.thread_key == thread_key,
+                )
+                .limit(1)
+            )
+            return result.first() is not None
+
+    async def delete_for_user(self, enterprise_id: str, team_id: str, user_id: str) -> int:
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                delete(ConversationTurn).where(
+                    ConversationTurn.enterprise_id == enterprise_id,
+                    ConversationTurn.team_id == team_id,
+                    ConversationTurn.user_id == user_id,
+                )
+            )
+            return result.rowcount or 0
+
+    async def purge_older_than(self, cutoff: datetime) -> int:
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                delete(ConversationTurn).where(ConversationTurn.created_at < cutoff)
+            )
+            return result.rowcount or 0
+
+
+class UsageLog:
+    def __init__(self, sessions: async_sessionmaker):
+        self._sessions = sessions
+
+    async def add(self, record: UsageRecord) -> None:
+        async with self._sessions() as session, session.begin():
+            session.add(record)
+
+    async def get(self, record_id: str) -> UsageRecord | None:
+        async with self._sessions() as session:
+            return await session.get(UsageRecord, record_id)
+
+    async def set_feedback(
+        self, record_id: str, enterprise_id: str, team_id: str, user_id: str, feedback: str
+    ) -> bool:
+        """Only the person the answer was for can rate it."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(UsageRecord)
+                .where(
+                    UsageRecord.id == record_id,
+                    UsageRecord.enterprise_id == enterprise_id,
+                    UsageRecord.team_id == team_id,
+                    UsageRecord.user_id == user_id,
+                )
+                .values(feedback=feedback)
+            )
+            return (result.rowcount or 0) > 0
+
+    async def since(
+        self, enterprise_id: str, team_id: str, since: datetime, user_id: str | None = None
+    ) -> list[UsageRecord]:
+        conditions = [
+            UsageRecord.enterprise_id == enterprise_id,
+            UsageRecord.team_id == team_id,
+            UsageRecord.created_at >= since,
+        ]
+        if user_id is not None:
+            conditions.append(UsageRecord.user_id == user_id)
+        async with self._sessions() as session:
+            result = await session.execute(select(UsageRecord).where(*conditions))
+            return list(result.scalars())
+
+    async def spent_since(
+        self, enterprise_id: str, team_id: str, since: datetime, user_id: str | None = None
+    ) -> float:
+        conditions = [
+            UsageRecord.enterprise_id == enterprise_id,
+            UsageRecord.team_id == team_id,
+            UsageRecord.created_at >= since,
+        ]
+        if user_id is not None:
+            conditions.append(UsageRecord.user_id == user_id)
+        async with self._sessions() as session:
+            result = await session.execute(
+                select(func.coalesce(func.sum(UsageRecord.cost_usd), 0.0)).where(*conditions)
+            )
+            return float(result.scalar() or 0.0)
+
+
+class PersonSettingsStore:
+    def __init__(self, sessions: async_sessionmaker):
+        self._sessions = sessions
+
+    async def get(self, enterprise_id: str, team_id: str, user_id: str) -> PersonSettings | None:
+        async with self._sessions() as session:
+            return await session.get(PersonSettings, (enterprise_id, team_id, user_id))
+
+    async def put(self, enterprise_id: str, team_id: str, user_id: str, **values) -> None:
+        async with self._sessions() as session, session.begin():
+            row = await session.get(PersonSettings, (enterprise_id, team_id, user_id), with_for_update=True)
+            if row is None:
+                row = PersonSettings(
+                    enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, overrides={}
+                )
+                session.add(row)
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.updated_at = utcnow()

@@ -1,0 +1,52 @@
+"""Slack event claims (at-least-once delivery), and the dialect helper the others share."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.storage.models import (
+    EventClaim,
+    utcnow,
+)
+
+
+def dialect_insert(session_or_connection):
+    """The dialect's INSERT (with ON CONFLICT support) for the session's or connection's database."""
+    dialect = (
+        session_or_connection.bind.dialect
+        if hasattr(session_or_connection, "bind")
+        else session_or_connection.dialect
+    )
+    return pg_insert if dialect.name == "postgresql" else sqlite_insert
+
+
+class EventClaims:
+    """Claims Slack event ids so a redelivered event is handled once, across processes and restarts."""
+
+    def __init__(self, sessions: async_sessionmaker):
+        self._sessions = sessions
+
+    async def claim(self, event_id: str, team_id: str = "") -> bool:
+        """True the first time an event id is claimed, False for every redelivery."""
+        async with self._sessions() as session:
+            insert = dialect_insert(session)
+            stmt = (
+                insert(EventClaim)
+                .values(event_id=event_id, team_id=team_id or "", claimed_at=utcnow())
+                .on_conflict_do_nothing(index_elements=["event_id"])
+            )
+            result = await session.execute(stmt)
+            await session.commit()
+            return result.rowcount == 1
+
+    async def purge_older_than(self, age: timedelta, now: datetime | None = None) -> int:
+        cutoff = (now or utcnow()) - age
+        async with self._sessions() as session:
+            result = await session.execute(delete(EventClaim).where(EventClaim.claimed_at < cutoff))
+            await session.commit()
+            return result.rowcount or 0
