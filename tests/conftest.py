@@ -17,6 +17,15 @@ from bot.llm.runtime import set_offline_switches
 set_offline_switches()  # before anything can import litellm
 
 POSTGRES_URL = os.environ.get("ATOM_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def litellm_loaded():
+    """Import litellm once, up front, as `atom run` does in the background at start: its ~5 s
+    import would otherwise land inside the first test's wait for an answer."""
+    from bot.llm.runtime import load_litellm
+
+    load_litellm()
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-bot-token"
 
