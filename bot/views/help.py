@@ -9,11 +9,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("/atom keys", "add, replace, check or remove your AI provider keys (private modal)"),
     ("/atom settings", "choose how Atom picks a model: Save, Balanced or Best"),
     ("/atom usage", "this month's requests, spend and savings"),
-    ("/atom connect <service>", "connect Google Calendar, Gmail, Drive or Asana"),
-    ("/atom workflow <description>", "turn a plain-language request into a scheduled workflow"),
-    ("/atom workflows", "list, pause or delete your workflows"),
     ("/atom forget", "delete your conversation history with Atom"),
-    ("/atom export", "download what Atom stores about you"),
     ("/atom admin", "workspace admins: providers, shared keys, budgets, audit log"),
     ("/atom help", "this list"),
 ]
@@ -30,7 +26,8 @@ def help_blocks(note: str | None = None) -> list:
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text="You can also DM me, open me in the Assistant panel, or mention @Atom in a channel."
+                    text="You can also DM me, open me in the Assistant panel, or mention @Atom in a channel. "
+                    "Coming soon: `/atom connect`, `/atom workflow`, `/atom workflows` and `/atom export`."
                 )
             ]
         )
