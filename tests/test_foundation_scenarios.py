@@ -159,3 +159,14 @@ async def test_channel_messages_outside_atoms_threads_get_no_reply(atom_sqlite):
     await atom_sqlite.client.event(payloads.message_event("private channel", channel="G1", channel_type="group"))
     await asyncio.sleep(0.3)
     assert atom_sqlite.slack.calls_to("chat.postMessage") == []
+
+
+async def test_every_subcommand_is_acknowledged(atom_sqlite):
+    from bot.commands import SUBCOMMANDS
+
+    atom_sqlite.slack.users["UADMIN"] = {"id": "UADMIN", "team_id": "T1", "is_admin": True}
+    for name in SUBCOMMANDS:
+        for user in ("U1", "UADMIN"):
+            text = f"{name} something" if name in ("ask", "connect", "workflow") else name
+            resp = await atom_sqlite.client.command(text, user_id=user)
+            assert resp.status == 200, (name, user, resp.status, resp.text)

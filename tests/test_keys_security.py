@@ -105,7 +105,8 @@ async def test_admin_sets_a_workspace_key_members_use_it_and_admin_can_block(ato
 
 async def test_admin_command_opens_the_modal_with_the_admin_section(atom_sqlite):
     atom_sqlite.slack.users["UADMIN"] = ADMIN
-    await atom_sqlite.client.command("admin", user_id="UADMIN")
+    resp = await atom_sqlite.client.command("admin", user_id="UADMIN")
+    assert resp.status == 200
     [opened] = await atom_sqlite.slack.wait_for("views.open")
     assert "Workspace settings" in str(opened.params["view"])
 

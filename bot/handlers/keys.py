@@ -53,6 +53,19 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
         actions = body.get("actions") or [{}]
         return CATALOG.get(str(actions[0].get("value") or ""))
 
+    async def acting_on_provider(ack, body, client, context, *, admin_only: bool):
+        """Ack, then (person, provider) for a provider button, or None after telling the person why not."""
+        await ack()
+        provider = provider_from(body)
+        person = Person.from_context(context)
+        if provider is None:
+            await show(client, body, "Atom", UNKNOWN_PROVIDER)
+            return None
+        if admin_only and not await is_admin(client, person):
+            await show(client, body, "Atom", NOT_ADMIN)
+            return None
+        return person, provider
+
     # ------------------------------------------------------------------ opening
 
     async def open_keys(client, trigger_id: str, person: Person) -> None:
@@ -74,6 +87,7 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
         if not await is_admin(client, person):
             await ack(text=NOT_ADMIN)
             return
+        await ack()
         await open_keys(client, command["trigger_id"], person)  # the keys modal, with its admin section
 
     routes["keys"] = keys_command
@@ -82,15 +96,11 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
     # ------------------------------------------------------------------ the key form
 
     async def open_form(ack, body, client, context, scope: str) -> None:
-        await ack()
-        provider = provider_from(body)
-        person = Person.from_context(context)
-        if provider is None:
-            await show(client, body, "Atom", UNKNOWN_PROVIDER)
+        if not (
+            target := await acting_on_provider(ack, body, client, context, admin_only=scope == WORKSPACE)
+        ):
             return
-        if scope == WORKSPACE and not await is_admin(client, person):
-            await show(client, body, "Atom", NOT_ADMIN)
-            return
+        _, provider = target
         form = views.key_form(provider, scope, validate=service.validates)
         if (body.get("view") or {}).get("type") == "modal":
             await client.views_push(trigger_id=body["trigger_id"], view=form)
@@ -142,15 +152,11 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
     # ------------------------------------------------------------------ check and remove
 
     async def check(ack, body, client, context, scope: str) -> None:
-        await ack()
-        provider = provider_from(body)
-        person = Person.from_context(context)
-        if provider is None:
-            await show(client, body, "Atom", UNKNOWN_PROVIDER)
+        if not (
+            target := await acting_on_provider(ack, body, client, context, admin_only=scope == WORKSPACE)
+        ):
             return
-        if scope == WORKSPACE and not await is_admin(client, person):
-            await show(client, body, "Atom", NOT_ADMIN)
-            return
+        person, provider = target
         async with runtime.inflight.hold():
             await service.check(person, provider, scope)
             await refresh(client, person, body)
@@ -164,15 +170,11 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
         await check(ack, body, client, context, WORKSPACE)
 
     async def remove(ack, body, client, context, scope: str) -> None:
-        await ack()
-        provider = provider_from(body)
-        person = Person.from_context(context)
-        if provider is None:
-            await show(client, body, "Atom", UNKNOWN_PROVIDER)
+        if not (
+            target := await acting_on_provider(ack, body, client, context, admin_only=scope == WORKSPACE)
+        ):
             return
-        if scope == WORKSPACE and not await is_admin(client, person):
-            await show(client, body, "Atom", NOT_ADMIN)
-            return
+        person, provider = target
         await vault.remove(person, provider.id, scope)
         await refresh(client, person, body)
 
@@ -187,15 +189,9 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
     # ------------------------------------------------------------------ admin
 
     async def set_blocked(ack, body, client, context, blocked: bool) -> None:
-        await ack()
-        provider = provider_from(body)
-        person = Person.from_context(context)
-        if provider is None:
-            await show(client, body, "Atom", UNKNOWN_PROVIDER)
+        if not (target := await acting_on_provider(ack, body, client, context, admin_only=True)):
             return
-        if not await is_admin(client, person):
-            await show(client, body, "Atom", NOT_ADMIN)
-            return
+        person, provider = target
         await vault.set_blocked(person, provider.id, blocked)
         await refresh(client, person, body)
 
