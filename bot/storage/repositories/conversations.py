@@ -107,9 +107,9 @@ class UsageLog:
             )
             return (result.rowcount or 0) > 0
 
-    async def since(
-        self, enterprise_id: str, team_id: str, since: datetime, user_id: str | None = None
-    ) -> list[UsageRecord]:
+    @staticmethod
+    def _window(enterprise_id: str, team_id: str, since: datetime, user_id: str | None) -> list:
+        """A workspace's records since a moment; one person's when `user_id` is given."""
         conditions = [
             UsageRecord.enterprise_id == enterprise_id,
             UsageRecord.team_id == team_id,
@@ -117,23 +117,25 @@ class UsageLog:
         ]
         if user_id is not None:
             conditions.append(UsageRecord.user_id == user_id)
+        return conditions
+
+    async def since(
+        self, enterprise_id: str, team_id: str, since: datetime, user_id: str | None = None
+    ) -> list[UsageRecord]:
         async with self._sessions() as session:
-            result = await session.execute(select(UsageRecord).where(*conditions))
+            result = await session.execute(
+                select(UsageRecord).where(*self._window(enterprise_id, team_id, since, user_id))
+            )
             return list(result.scalars())
 
     async def spent_since(
         self, enterprise_id: str, team_id: str, since: datetime, user_id: str | None = None
     ) -> float:
-        conditions = [
-            UsageRecord.enterprise_id == enterprise_id,
-            UsageRecord.team_id == team_id,
-            UsageRecord.created_at >= since,
-        ]
-        if user_id is not None:
-            conditions.append(UsageRecord.user_id == user_id)
         async with self._sessions() as session:
             result = await session.execute(
-                select(func.coalesce(func.sum(UsageRecord.cost_usd), 0.0)).where(*conditions)
+                select(func.coalesce(func.sum(UsageRecord.cost_usd), 0.0)).where(
+                    *self._window(enterprise_id, team_id, since, user_id)
+                )
             )
             return float(result.scalar() or 0.0)
 
