@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -62,15 +63,18 @@ class Runtime:
         engine = create_engine(settings.database_url)
         if run_migrations:
             await migrate.upgrade(engine)
-        client = build_client(settings.slack_api_url, settings.slack_bot_token)
+        http = aiohttp.ClientSession()
+        client = build_client(settings.slack_api_url, settings.slack_bot_token, session=http)
         runtime = cls(settings=settings, engine=engine, sessions=session_factory(engine), client=client)
         try:
             await runtime.event_claims.purge_older_than(EVENT_CLAIM_RETENTION)
             await runtime.vault.verify_encryption()
         except EncryptionKeyMismatch as exc:
-            await engine.dispose()
+            await runtime.close()
             raise ConfigError([str(exc)]) from None
         return runtime
 
     async def close(self) -> None:
+        if self.client.session is not None:
+            await self.client.session.close()
         await self.engine.dispose()

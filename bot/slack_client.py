@@ -19,5 +19,9 @@ def retry_handlers() -> list:
     ]
 
 
-def build_client(base_url: str, token: str | None = None, timeout: int = 30) -> AsyncWebClient:
-    return AsyncWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=retry_handlers())
+def build_client(base_url: str, token: str | None = None, timeout: int = 30, session=None) -> AsyncWebClient:
+    """`session`: one aiohttp session for every call (slack_sdk opens a new one per call otherwise,
+    with a new TCP and TLS handshake each time)."""
+    return AsyncWebClient(
+        token=token, base_url=base_url, timeout=timeout, retry_handlers=retry_handlers(), session=session
+    )

@@ -98,9 +98,9 @@ class KeyVault:
 
     # ------------------------------------------------------------------ reading
 
-    async def states(self, person: Person) -> list[ProviderState]:
-        rows = await self._rows.for_person_and_workspace(*_owner(person, PERSONAL))
-        blocked = await self.policies.blocked(person.enterprise_id, person.team_id)
+    async def _rows_and_states(self, person: Person):
+        """One read of the person's and workspace's keys plus the workspace's blocks."""
+        rows, blocked = await self._rows.for_person_and_workspace(*_owner(person, PERSONAL))
         by_key = {(row.provider, PERSONAL if row.user_id else WORKSPACE): row for row in rows}
         states = []
         for provider in CATALOG.values():
@@ -122,7 +122,10 @@ class KeyVault:
                     )
                 )
             states.append(ProviderState(provider, infos[PERSONAL], infos[WORKSPACE], provider.id in blocked))
-        return states
+        return by_key, states
+
+    async def states(self, person: Person) -> list[ProviderState]:
+        return (await self._rows_and_states(person))[1]
 
     async def load(self, person: Person, provider_id: str, scope: str) -> Credential:
         """Decrypt one key for a call. A token that no longer decrypts is marked for re-entry."""
@@ -142,15 +145,21 @@ class KeyVault:
 
     async def usable(self, person: Person) -> list[Credential]:
         """Every credential this person may use now, own keys before the workspace's."""
+        by_key, states = await self._rows_and_states(person)
         credentials = []
-        for state in await self.states(person):
+        for state in states:
             info = state.effective
             if info is None:
                 continue
+            row = by_key[(state.provider.id, info.scope)]
             try:
-                credentials.append(await self.load(person, state.provider.id, info.scope))
-            except (KeyNotFound, KeyNeedsReentry):
+                secret = Secret(self._crypto.decrypt(row.secret))
+            except UndecryptableSecret:
+                await self._rows.set_status(
+                    row.id, NEEDS_REENTRY, "Stored key cannot be decrypted: please add it again."
+                )
                 continue
+            credentials.append(Credential(state.provider.id, secret, dict(row.settings or {}), info.scope))
         return credentials
 
     # ------------------------------------------------------------------ changing

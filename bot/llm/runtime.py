@@ -43,9 +43,6 @@ def load_litellm() -> ModuleType:
             litellm.suppress_debug_info = True
             litellm.telemetry = False
             litellm.drop_params = True
-            # The first token count loads tiktoken's bundled encodings (~0.5 s of CPU): do it here,
-            # in the loading thread, not on the event loop in the middle of someone's answer.
-            litellm.token_counter(model="gpt-4o-mini", messages=[{"role": "user", "content": "warm up"}])
             _module = litellm
             from bot.logs import attach_redaction
 

@@ -19,6 +19,13 @@ def litellm_counter(litellm) -> Counter:
     return count
 
 
+def _surely_fits(messages: list[Message], budget_tokens: int) -> bool:
+    """A token is at least one byte in every tokenizer these providers use, plus a few tokens of
+    framing per message: when the bytes fit, the tokens do, and no tokenizer needs loading
+    (tiktoken's encodings cost ~100 MB of memory)."""
+    return sum(len(m["content"].encode()) + 8 for m in messages) <= budget_tokens
+
+
 def fit(
     system: Message,
     history: list[Message],
@@ -29,6 +36,8 @@ def fit(
     count: Counter,
 ) -> list[Message]:
     """System prompt + as much recent history as fits + the question (cut in the middle if it alone is too big)."""
+    if _surely_fits([system, *history, question], budget_tokens):
+        return [system, *history, question]
     fixed = [system, question]
     if count(model, fixed) > budget_tokens:
         question = _shorten(system, question, model=model, budget_tokens=budget_tokens, count=count)

@@ -41,7 +41,8 @@ class Credentials:
 
     async def for_person_and_workspace(
         self, enterprise_id: str, team_id: str, user_id: str
-    ) -> list[ProviderCredential]:
+    ) -> tuple[list[ProviderCredential], set[str]]:
+        """The person's and the workspace's keys, and the workspace's blocked providers, in one session."""
         async with self._sessions() as session:
             result = await session.execute(
                 select(ProviderCredential).where(
@@ -50,7 +51,9 @@ class Credentials:
                     ProviderCredential.user_id.in_([user_id, ""]),
                 )
             )
-            return list(result.scalars())
+            rows = list(result.scalars())
+            policy = await session.get(WorkspacePolicy, (enterprise_id, team_id))
+            return rows, set(policy.blocked_providers) if policy else set()
 
     async def get(
         self, enterprise_id: str, team_id: str, user_id: str, provider: str
