@@ -67,11 +67,13 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
     surface = Surface(app)
     routes: dict = {}  # /atom subcommand → handler, filled by the features that own them
     conversations = ConversationService(runtime, runtime.memory, runtime.usage, runtime.cooldowns)
+    # Bolt tries listeners in registration order, building each matcher's arguments: the most
+    # frequent requests (messages) go first.
+    messages.register(surface, runtime, conversations)
+    commands.register(surface, runtime, routes)
     home_tab = home.register(surface, runtime)
     keys.register(surface, runtime, routes, home_tab)
     answers.register(surface, runtime, routes, conversations, runtime.usage, home_tab)
-    commands.register(surface, runtime, routes)
-    messages.register(surface, runtime, conversations)
     assistant.register(surface, runtime, conversations)
     lifecycle.register(surface, runtime)
     fallback.register(surface)  # last: catches what no listener above claimed
