@@ -68,10 +68,23 @@ def _run(force_http: bool) -> int:
 
     try:
         asyncio.run(run_forever(settings))
-    except OSError as exc:  # port taken, database path not writable…
-        log.error("Atom could not start: %s", exc)
-        return 1
+    except Exception as exc:
+        if why := startup_problem(exc):
+            log.error("Atom could not start: %s", why)
+            return 1
+        raise
     return 0
+
+
+def startup_problem(exc: Exception) -> str | None:
+    """A sentence for the failures an operator can fix (port, database), or None for real bugs."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, OSError) and getattr(exc, "errno", None) == 98:
+        return f"{exc.strerror}: another process uses ATOM_PORT; stop it or choose another port."
+    if isinstance(exc, SQLAlchemyError | OSError) or type(exc).__module__.startswith("asyncpg"):
+        return f"{type(exc).__name__}: {exc}. Check ATOM_DATABASE_URL and that the database server is running."
+    return None
 
 
 def _announce_key_file(settings: Settings) -> None:

@@ -126,5 +126,8 @@ def setup_logging(level: str = "INFO", fmt: str = "text", stream=None) -> loggin
     # Bolt's own default handler would print bodies a second time, unfiltered: route it to root.
     for name in NOISY_LOGGERS:
         logging.getLogger(name).propagate = True
+    # Alembic narrates every plugin and migration step at INFO; what ran is enough at WARNING.
+    if root.level > logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     attach_redaction()
     return handler

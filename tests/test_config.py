@@ -118,3 +118,12 @@ def test_cli_migrate_on_default_sqlite(tmp_path):
     assert (tmp_path / "atom.db").exists() and (tmp_path / "atom.db.key").exists()
     again = _atom("migrate", env={}, cwd=tmp_path)
     assert "up to date" in again.stdout
+
+
+def test_cli_unreachable_database_is_one_clear_line(tmp_path):
+    key = Fernet.generate_key().decode()
+    env = {**BASE, "ATOM_ENCRYPTION_KEYS": key, "ATOM_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:9/x"}
+    result = _atom("run", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "Check ATOM_DATABASE_URL" in result.stderr
