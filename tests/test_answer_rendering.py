@@ -85,3 +85,41 @@ async def test_a_very_long_unthreaded_answer_becomes_several_messages(atom_sqlit
     last = atom_sqlite.slack.calls_to("chat.postMessage")[-1]
     updates = [u for u in atom_sqlite.slack.calls_to("chat.update") if "Why this model?" in str(u.params)]
     assert "Why this model?" in str(last.params) or updates
+
+
+class ManualClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+async def test_unthreaded_updates_are_at_most_one_a_second(fake_slack):
+    from bot.handlers.replies import ThreadReply
+    from bot.slack_client import build_client
+
+    clock = ManualClock()
+    reply = ThreadReply(build_client(fake_slack.url, "xoxb-test"), "D1", None, team_id="T1", user_id="U1", clock=clock)
+    for _ in range(50):  # five seconds of tokens, one every 0.1 s
+        await reply.append("word ")
+        clock.now += 0.1
+    await reply.finish([], "")
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    updates = fake_slack.calls_to("chat.update")
+    assert 4 <= len(updates) <= 6  # ~one a second, plus the final one
+    assert updates[-1].params["blocks"][0]["text"].strip() == ("word " * 50).strip()
+
+
+async def test_refused_streaming_falls_back_to_post_and_update_losing_nothing(atom_sqlite):
+    from tests.fakes.slack import Scripted
+
+    await give_keys(atom_sqlite, "openai")
+    atom_sqlite.slack.fail_always("chat.startStream", Scripted(body={"ok": False, "error": "not_allowed_token_type"}))
+    atom_sqlite.providers.reply["openai"] = "every word of this answer arrives"
+    await atom_sqlite.client.event(payloads.message_im_event("hi", thread_ts="1700000700.000100"))
+    await atom_sqlite.slack.wait_for("chat.postMessage", timeout=20)
+    await settle(atom_sqlite)
+    final = (atom_sqlite.slack.calls_to("chat.update") or atom_sqlite.slack.calls_to("chat.postMessage"))[-1]
+    assert "every word of this answer arrives" in str(final.params["blocks"])
+    assert "Why this model?" in str(final.params["blocks"])
