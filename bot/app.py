@@ -46,6 +46,25 @@ def oauth_settings(runtime: Runtime) -> AsyncOAuthSettings:
     )
 
 
+async def tell_sorry(body: dict, client, respond) -> None:
+    """A failed listener still answers the person, where there is somewhere to answer."""
+    try:
+        event = body.get("event") or {}
+        if (
+            event.get("channel")
+            and event.get("type") in ("message", "app_mention")
+            and not event.get("bot_id")
+        ):
+            thread_ts = event.get("thread_ts") or (
+                event.get("ts") if event.get("type") == "app_mention" else None
+            )
+            await client.chat_postMessage(channel=event["channel"], thread_ts=thread_ts, text=SORRY)
+        elif body.get("response_url") or body.get("response_urls"):
+            await respond(text=SORRY, response_type="ephemeral", replace_original=False)
+    except Exception as exc:  # telling failed too: the log line above is all that is left
+        log.warning("could not tell the person about a failure: %s", type(exc).__name__)
+
+
 def build_app(runtime: Runtime) -> tuple[AsyncApp, Surface]:
     settings = runtime.settings
     multi_workspace = settings.oauth_install and not settings.slack_bot_token
@@ -60,10 +79,11 @@ def build_app(runtime: Runtime) -> tuple[AsyncApp, Surface]:
     )
 
     @app.error
-    async def on_error(error, body, logger):
+    async def on_error(error, body, client, respond):
         runtime.metrics.handler_errors.inc()
         # The type and a short reason only: request bodies can carry people's text.
         log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
+        await tell_sorry(body, client, respond)
 
     surface = register(app, runtime)
     return app, surface

@@ -7,6 +7,7 @@ say and which model says it. Nothing here reads a Slack payload.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,7 +24,7 @@ from bot.llm.runtime import litellm_async
 from bot.llm.trimming import fit, litellm_counter
 from bot.memory import ConversationMemory, thread_key
 from bot.storage.models import utcnow
-from bot.usage import UsageService
+from bot.usage import Preferences, UsageService
 from bot.views.answers import footer_blocks, nothing_left_text, switch_notes
 from bot.views.keys import pasted_key_text
 from bot.views.messages import NO_KEY_TEXT, no_key_blocks, pasted_key_blocks
@@ -31,6 +32,11 @@ from bot.views.messages import NO_KEY_TEXT, no_key_blocks, pasted_key_blocks
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 40_000
+# Answers worked on at once; more wait their turn (the database pool and the loop stay healthy).
+MAX_CONCURRENT_ANSWERS = 32
+# Beyond this many waiting, say so instead of queueing for minutes.
+MAX_WAITING_ANSWERS = 500
+BUSY_TEXT = "I'm answering a lot of questions right now. Please ask again in a minute."
 SYSTEM_PROMPT = (
     "You are Atom, a helpful assistant inside Slack. Answer clearly and concisely in Markdown. "
     "Never claim to know secrets, API keys or tokens: you are never given any."
@@ -62,8 +68,24 @@ class ConversationService:
         self.usage = usage
         self.caller = ModelCaller(runtime.settings.provider_bases, runtime.settings.llm_timeout, cooldowns)
         self.cooldowns = cooldowns
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT_ANSWERS)
+        self._waiting = 0
 
     async def respond(self, ask: Ask, reply: Reply) -> CallResult | None:
+        if self._waiting >= MAX_WAITING_ANSWERS:
+            await reply.post(BUSY_TEXT)
+            return None
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await self._respond(ask, reply)
+        finally:
+            self._slots.release()
+
+    async def _respond(self, ask: Ask, reply: Reply) -> CallResult | None:
         person = ask.person
         text = ask.text.strip()
         pasted = find_pasted_key(text)
@@ -84,13 +106,14 @@ class ConversationService:
         if not credentials:
             await reply.post(NO_KEY_TEXT, no_key_blocks())
             return None
-        if reason := await self.usage.over_budget(person):
-            await reply.post(f"💸 {reason}")
+        prefs, over_budget = await self.usage.gate(person)
+        if over_budget:
+            await reply.post(f"💸 {over_budget}")
             return None
 
         key = thread_key(ask.channel, ask.thread_ts)
         history = await self.memory.history(person, key) if ask.use_history else []
-        plan = await self.plan(person, text, history, credentials)
+        plan = self.plan(prefs, text, history, credentials, self.cooldowns.active(person))
         if not plan.candidates:
             await reply.post(nothing_left_text([], plan.excluded))
             return None
@@ -109,7 +132,7 @@ class ConversationService:
         record_id = self.usage.new_id()
         if not result.answered:
             await reply.post(nothing_left_text(result.failures, plan.excluded))
-            await self._record(ask, record_id, plan, result, None)
+            await self._store(ask, key, record_id, plan, result, baseline=0.0)
             return result
         baseline = baseline_cost(result.prompt_tokens, result.completion_tokens, at=utcnow())
         footer = footer_blocks(
@@ -122,24 +145,40 @@ class ConversationService:
             share=ask.surface == "command",
         )
         # Stored before the footer's buttons appear, so "Share" or "Why?" can never find nothing.
-        answer_id = await self.memory.remember(person, key, text, result.text)
-        await self._record(ask, record_id, plan, result, answer_id, baseline)
-        await reply.finish(footer, result.text)
+        await self._store(ask, key, record_id, plan, result, baseline)
+        await reply.finish(footer, result.text)  # always: a stream is never left open
         return result
 
-    async def plan(
-        self, person: Person, text: str, history: list[dict], credentials: list[Credential]
+    async def _store(
+        self, ask: Ask, key: str, record_id: str, plan, result: CallResult, baseline: float
+    ) -> None:
+        """Memory and usage. A storage failure costs the record, never the answer already given."""
+        try:
+            answer_id = (
+                await self.memory.remember(ask.person, key, ask.text.strip(), result.text)
+                if result.answered
+                else None
+            )
+            await self._record(ask, record_id, plan, result, answer_id, baseline)
+        except Exception:
+            log.exception("could not store an answer's memory or usage record")
+
+    @staticmethod
+    def plan(
+        prefs: Preferences,
+        text: str,
+        history: list[dict],
+        credentials: list[Credential],
+        cooling: dict[str, str],
     ) -> routing.RoutePlan:
-        prefs = await self.usage.preferences(person)
+        """Pure: the task, then the person's models in the order to try them."""
         profile = classify(text, history_chars=sum(len(m["content"]) for m in history))
         azure = next((c for c in credentials if c.provider == "azure"), None)
         available = available_models(
             [c.provider for c in credentials],
             dict(azure.settings.get("deployments") or {}) if azure else None,
         )
-        return routing.plan(
-            profile, available, prefs.mode, prefs.overrides, self.cooldowns.active(person), now=utcnow()
-        )
+        return routing.plan(profile, available, prefs.mode, prefs.overrides, cooling, now=utcnow())
 
     async def _messages(self, plan: routing.RoutePlan, history: list[dict], text: str) -> list[dict]:
         litellm = await litellm_async()

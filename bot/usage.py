@@ -88,33 +88,41 @@ class UsageService:
             summary.workspace_spend = await self.log.spent_since(person.enterprise_id, person.team_id, since)
         return summary
 
-    async def over_budget(self, person: Person, now: datetime | None = None) -> str | None:
-        """Why Atom must not call now (a budget is used up), or None."""
+    async def gate(self, person: Person, now: datetime | None = None) -> tuple[Preferences, str | None]:
+        """The person's preferences, and why Atom must not call now (a budget is used up) or None.
+        Spend is summed only when a budget is set: most people have none."""
+        row, workspace_budget = await self._prefs.get_with_workspace_budget(
+            person.enterprise_id, person.team_id, person.user_id
+        )
+        prefs = self._to_preferences(row)
         since = month_start(now)
-        prefs = await self.preferences(person)
         if prefs.monthly_budget is not None:
             spent = await self.log.spent_since(person.enterprise_id, person.team_id, since, person.user_id)
             if spent >= prefs.monthly_budget:
-                return (
+                return prefs, (
                     f"You have used your monthly budget ({format_usd(spent)} of {format_usd(prefs.monthly_budget)}). "
                     "Raise it in `/atom settings`, or wait for next month."
                 )
-        workspace_budget = await self._budgets.get(person.enterprise_id, person.team_id)
         if workspace_budget is not None:
             spent = await self.log.spent_since(person.enterprise_id, person.team_id, since)
             if spent >= workspace_budget:
-                return (
+                return prefs, (
                     f"This workspace has used its monthly AI budget ({format_usd(spent)} of "
                     f"{format_usd(workspace_budget)}). A workspace admin can raise it in Atom's Home tab."
                 )
-        return None
+        return prefs, None
 
-    async def preferences(self, person: Person) -> Preferences:
-        row = await self._prefs.get(person.enterprise_id, person.team_id, person.user_id)
+    @staticmethod
+    def _to_preferences(row) -> Preferences:
         if row is None:
             return Preferences()
         return Preferences(
             mode=row.mode, overrides=dict(row.overrides or {}), monthly_budget=row.monthly_budget_usd
+        )
+
+    async def preferences(self, person: Person) -> Preferences:
+        return self._to_preferences(
+            await self._prefs.get(person.enterprise_id, person.team_id, person.user_id)
         )
 
     async def save_preferences(self, person: Person, prefs: Preferences) -> None:

@@ -209,3 +209,24 @@ async def test_the_ack_never_waits_for_a_slow_provider(atom_sqlite):
     assert resp.status == 200
     await atom_sqlite.slack.wait_for("chat.stopStream", count=2, timeout=30)
     await atom_sqlite.slack.wait_for("response_url", timeout=30)
+
+
+async def test_a_storage_failure_after_the_answer_still_closes_the_stream(atom_sqlite):
+    from sqlalchemy import text
+
+    await give_keys(atom_sqlite, "openai")
+    async with atom_sqlite.runtime.engine.begin() as conn:
+        await conn.execute(text("DROP TABLE usage_records"))  # usage can no longer be recorded
+    await atom_sqlite.client.event(payloads.message_im_event("hello", thread_ts=THREAD))
+    [stop] = await atom_sqlite.slack.wait_for("chat.stopStream", timeout=15)
+    assert "Why this model?" in str(stop.params["blocks"])
+
+
+async def test_a_failing_listener_still_tells_the_person(atom_sqlite):
+    from bot.app import SORRY
+    from tests.fakes.slack import Scripted
+
+    atom_sqlite.slack.script("chat.postMessage", Scripted(body={"ok": False, "error": "is_archived"}))
+    await atom_sqlite.client.event(payloads.message_im_event("hello"))
+    calls = await atom_sqlite.slack.wait_for("chat.postMessage", count=2)
+    assert calls[1].params["text"] == SORRY

@@ -10,6 +10,7 @@ it in a background thread and the Slack listener acknowledges requests meanwhile
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 from types import ModuleType
@@ -44,6 +45,10 @@ def load_litellm() -> ModuleType:
             litellm.telemetry = False
             litellm.drop_params = True
             _module = litellm
+            # litellm brings ~150 MB of long-lived objects: move them out of the collector's way, or
+            # every full collection scans them and stalls the event loop for hundreds of ms.
+            gc.collect()
+            gc.freeze()
             from bot.logs import attach_redaction
 
             attach_redaction()  # litellm adds its own log handlers at import

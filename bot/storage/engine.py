@@ -29,7 +29,10 @@ def create_engine(database_url: str) -> AsyncEngine:
         path = sqlite_path(database_url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        # SQLite has one writer; busy_timeout makes the others wait their turn rather than fail.
+        engine = create_async_engine(
+            database_url, connect_args={"timeout": 30}, pool_size=10, max_overflow=20, pool_timeout=60
+        )
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         return engine
     return create_async_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)

@@ -11,6 +11,7 @@ from bot.storage.models import (
     ConversationTurn,
     PersonSettings,
     UsageRecord,
+    WorkspacePolicy,
     utcnow,
 )
 
@@ -147,6 +148,15 @@ class PersonSettingsStore:
     async def get(self, enterprise_id: str, team_id: str, user_id: str) -> PersonSettings | None:
         async with self._sessions() as session:
             return await session.get(PersonSettings, (enterprise_id, team_id, user_id))
+
+    async def get_with_workspace_budget(
+        self, enterprise_id: str, team_id: str, user_id: str
+    ) -> tuple[PersonSettings | None, float | None]:
+        """The person's settings and the workspace's monthly budget, in one session (asked per answer)."""
+        async with self._sessions() as session:
+            row = await session.get(PersonSettings, (enterprise_id, team_id, user_id))
+            policy = await session.get(WorkspacePolicy, (enterprise_id, team_id))
+            return row, policy.monthly_budget_usd if policy else None
 
     async def put(self, enterprise_id: str, team_id: str, user_id: str, **values) -> None:
         async with self._sessions() as session, session.begin():
