@@ -32,10 +32,11 @@ from bot.views.messages import NO_KEY_TEXT, no_key_blocks, pasted_key_blocks
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 40_000
-# Answers worked on at once; more wait their turn (the database pool and the loop stay healthy).
-MAX_CONCURRENT_ANSWERS = 32
+# Answers worked on at once (most of that time is waiting for the provider); more wait their turn,
+# so a burst cannot exhaust the database pool or memory.
+MAX_CONCURRENT_ANSWERS = 200
 # Beyond this many waiting, say so instead of queueing for minutes.
-MAX_WAITING_ANSWERS = 500
+MAX_WAITING_ANSWERS = 2000
 BUSY_TEXT = "I'm answering a lot of questions right now. Please ask again in a minute."
 SYSTEM_PROMPT = (
     "You are Atom, a helpful assistant inside Slack. Answer clearly and concisely in Markdown. "

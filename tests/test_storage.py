@@ -34,7 +34,7 @@ async def test_sqlite_connections_use_wal_foreign_keys_busy_timeout_and_secure_d
             }
     finally:
         await engine.dispose()
-    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000, "secure_delete": 1}
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000, "secure_delete": 1}
 
 
 async def test_event_claim_is_granted_once_even_when_concurrent(database_url):

@@ -10,7 +10,7 @@ from bot.config import sqlite_path
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=5000",
+    "PRAGMA busy_timeout=30000",  # under a burst, writers queue for the single write lock
     # Deleted rows (removed keys) are overwritten with zeros, not left in free pages.
     "PRAGMA secure_delete=ON",
     "PRAGMA synchronous=NORMAL",

@@ -1,0 +1,557 @@
+"""Load: signed DMs at a fixed rate to a running Atom whose model answers slowly.
+
+What it measures
+    A real Atom (`AtomServer` on a real port, started as tests/conftest.py's AtomHarness does, on
+    a temporary SQLite database) wired to the fake Slack and the fake providers, with working
+    OpenAI keys stored through the key form for `--users` people (as tests/keyhelpers.py's
+    `give_keys` does). The fake OpenAI endpoint then answers *every* request after `--delay`
+    seconds (`FakeProviders.fail_always("openai", Behaviour(delay=...))`, a persistent behaviour
+    that delays and then answers normally, streamed).
+
+    `--rate` signed `message.im` events per second for `--duration` seconds are POSTed to
+    /slack/events on a fixed schedule (open loop: a slow answer never delays the next send). Each
+    event has a unique event_id, its own DM channel and its own thread (thread_ts set, so Atom
+    answers through the Assistant path and streams: title, status, chat.startStream / appendStream
+    / stopStream). Bodies are built and signed before the run. By default the sender is a separate
+    process (bench/ack_latency.py's LoadGenerator, one ClientSession), as Slack is not on Atom's
+    event loop; `--client loop` sends from Atom's own loop instead.
+
+    Measured:
+    * ack latency - from just before each POST to its complete HTTP response, in the sender.
+    * delivery - after the last ack, the script waits until every event's channel has had its
+      chat.stopStream and nothing is in flight; or until nothing is in flight and nothing has
+      happened for `--quiet` s (the rest failed); or at most `--drain-timeout` s (then the rest is
+      still in flight and counted as not delivered); then 1 s more for late duplicates. Per channel
+      it counts chat.stopStream calls (exactly one per event: none missing, none duplicated),
+      chat.postMessage calls (an error or fallback message instead of a stream), and whether the
+      streamed text is the whole answer. Errors Atom's listeners log are counted by exception and
+      the innermost Atom function (tracebacks only with `--verbose`), and each event without a
+      reply is classed by the last Slack call its channel got and its listener's error, if any.
+    * memory - peak RSS of this process (`resource.getrusage(RUSAGE_SELF).ru_maxrss`), and the
+      current RSS before the load and after the drain. THE FAKES SHARE THIS PROCESS: FakeSlack keeps
+      every call and a transcript of every request, FakeProviders every request, so part of the
+      growth is theirs; their retained request text is printed as a lower bound of their share.
+      The sender process (default) is not counted.
+    * the event loop - how late a 10 ms timer fires (loop lag), and a timeline every few seconds
+      of acks, answers finished, replies in flight and RSS, which shows whether Atom keeps up.
+
+How to read the output
+    Ack latency p50/p90/p99/max ms (goal p99 <= 100 ms), errors and how late the sender started
+    sends ("sched lag"; large means the sender itself could not hold the rate). Delivery: events
+    sent, channels with exactly one stop, missing, duplicated, with a postMessage, wrong text; the
+    time from the first send to the last stop and the answer throughput (answers/s) against the
+    offered rate: if throughput is below the rate, Atom fell behind and the backlog grew (see the
+    timeline's "in flight"). With a 2 s model delay, a loop that keeps up holds about
+    rate x delay replies in flight. "server CPU ms/event" is this process's CPU time (all threads:
+    Atom, both fakes, SQLite's worker) per event from the first send to the end of the drain;
+    x rate / 1000 is roughly how many cores' worth the event loop would need (it is GIL-bound, so
+    above 1.0 it cannot keep up). `--profile` adds a cProfile of the loop thread during the load
+    and the wait, own time per event by library (profiling slows the loop: use it to see where
+    the time goes, not for the figures). Timing never fails the script; it only reports. With
+    `--what-if-concurrency N` is a what-if, not Atom's behaviour: at most N replies are worked on at
+    once and the rest wait their turn (FIFO), by gating the `runtime.inflight.hold()` context the
+    listeners already use. `--gc-freeze` is a what-if too: `gc.freeze()` after the warm-up, so full
+    collections skip the start-up heap (litellm's ~200 MB of objects). With
+    the defaults the run takes about 30 s + the wait (at most `--drain-timeout`, 60 s) + ~15 s
+    of start-up; pass a larger `--drain-timeout` to see every reply through a long backlog.
+
+Run from the repo root: `python bench/load.py [--rate 200] [--duration 30] [--delay 2] [--json]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import gc
+import io
+import json
+import logging
+import os
+import pstats
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from bot.llm.runtime import set_offline_switches  # noqa: E402
+
+set_offline_switches()  # before anything can import litellm
+
+from bench._harness import (  # noqa: E402
+    GcPauses,
+    LoopLag,
+    StreamRecorder,
+    atom_stack,
+    deep_size,
+    own_time_by_package,
+    peak_rss_mb,
+    rss_mb,
+    signed_dm,
+)
+from bench.ack_latency import LoadGenerator, Prepared  # noqa: E402
+from tests.fakes.payloads import next_ts  # noqa: E402
+from tests.fakes.providers import Behaviour, FakeProviders  # noqa: E402
+
+ACK_P99_GOAL_MS = 100.0
+ANSWER = "Load test answer: every thread gets exactly one of these."
+
+
+class AdmissionWhatIf:
+    """What-if, not Atom's behaviour: at most `limit` replies worked on at once, the rest waiting in
+    FIFO order. Installed by shadowing `runtime.inflight.hold` (the context Atom's message
+    listeners already wrap each answer in) on the instance; no product code is changed."""
+
+    def __init__(self, inflight, limit: int):
+        self.waiting = 0
+        self._semaphore = asyncio.Semaphore(limit)
+        self._hold = inflight.hold
+
+        @contextlib.asynccontextmanager
+        async def gated_hold():
+            self.waiting += 1
+            try:
+                await self._semaphore.acquire()
+            finally:
+                self.waiting -= 1
+            try:
+                async with self._hold():
+                    yield
+            finally:
+                self._semaphore.release()
+
+        inflight.hold = gated_hold
+
+
+def in_flight(harness) -> int:
+    """Replies Atom is working on, plus any waiting for admission (with --what-if-concurrency)."""
+    gate = getattr(harness, "admission", None)
+    return harness.runtime.inflight.count + (gate.waiting if gate else 0)
+
+
+def prepare(count: int, users: list[str], tag: str) -> list[Prepared]:
+    """Signed threaded DMs, each with its own event_id, DM channel and thread."""
+    out = []
+    for i in range(count):
+        event = signed_dm(
+            f"load test question {tag}{i}: what is the weather like?",
+            user=users[i % len(users)],
+            channel=f"D{tag}{i:07d}",
+            thread_ts=next_ts(),
+        )
+        out.append(Prepared(event.body, event.headers, event.channel))
+    return out
+
+
+async def sample_timeline(harness, recorder: StreamRecorder, acked, interval: float, rows: list) -> None:
+    start = time.perf_counter()
+    answered_before = sum(recorder.stops.values())  # the warm-up's
+    while True:
+        await asyncio.sleep(interval)
+        rows.append(
+            {
+                "t_s": round(time.perf_counter() - start, 1),
+                "acked": acked(),
+                "answered": sum(recorder.stops.values()) - answered_before,
+                "in_flight": in_flight(harness),
+                "rss_mb": round(rss_mb(), 1),
+            }
+        )
+
+
+async def drain(harness, recorder: StreamRecorder, channels: list[str], timeout: float, quiet: float) -> str:
+    """Wait until every channel's stream stopped and nothing is in flight ("all"), or until nothing is
+    in flight and nothing has changed for `quiet` seconds ("quiet": the rest failed), or `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last, changed = None, loop.time()
+    while loop.time() < deadline:
+        inflight = in_flight(harness)
+        if inflight == 0 and all(recorder.stops.get(c) for c in channels):
+            return "all"
+        state = (inflight, len(harness.slack.calls), len(harness.providers.requests))
+        if state != last:
+            last, changed = state, loop.time()
+        elif inflight == 0 and loop.time() - changed >= quiet:
+            return "quiet"
+        await asyncio.sleep(0.05)
+    return "timeout"
+
+
+class ListenerErrors(logging.Handler):
+    """Counts the errors Atom's listeners log ("listener failed"), by exception type and the
+    innermost Atom function on the way, instead of printing thousands of tracebacks."""
+
+    def __init__(self):
+        super().__init__(level=logging.ERROR)
+        self.by_kind: Counter = Counter()
+        self.by_channel: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        where, channel = "?", None
+        if record.exc_info and record.exc_info[2] is not None:
+            tb = record.exc_info[2]
+            while tb is not None:
+                frame = tb.tb_frame
+                code = frame.f_code
+                if f"{os.sep}bot{os.sep}" in code.co_filename and "storage" not in code.co_filename:
+                    where = f"{Path(code.co_filename).stem}.{code.co_name}"
+                    channel = channel or frame.f_locals.get("channel")
+                tb = tb.tb_next
+        kind = type(record.exc_info[1]).__name__ if record.exc_info else record.getMessage()[:60]
+        self.by_kind[f"{kind} in {where}"] += 1
+        if isinstance(channel, str):
+            self.by_channel[channel] = f"{kind} in {where}"
+
+
+async def bench(args: argparse.Namespace) -> dict:
+    report: dict = {
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "delay_s": args.delay,
+        "users": args.users,
+        "client": args.client,
+        "quiet_s": args.quiet,
+        "gc_freeze": args.gc_freeze,
+        "what_if_concurrency": args.what_if_concurrency,
+        "load_average_start": os.getloadavg()[0],
+    }
+    users = [f"U0LOAD{i:04d}" for i in range(args.users)]
+    providers = FakeProviders(chunk_size=args.chunk_size)
+    providers.reply["openai"] = ANSWER
+    events = int(args.rate * args.duration)
+    errors = ListenerErrors()
+    app_log = logging.getLogger("bot.app")
+    app_log.addHandler(errors)
+    app_log.propagate = args.verbose  # tracebacks only when asked; they are counted either way
+    script_start = time.perf_counter()
+    async with (
+        LoadGenerator(args.client, args.connections) as load,
+        atom_stack(providers, users=users, ATOM_LLM_TIMEOUT=str(args.llm_timeout)) as harness,
+    ):
+        slack = harness.slack
+        registry = harness.runtime.metrics.registry
+        recorder = StreamRecorder(slack)
+        url = f"{harness.url}/slack/events"
+
+        # Warm-up with the fast provider: Bolt's lazy auth.test, litellm, SQLite, first-call caches.
+        warm = prepare(args.warmup, users, "W")
+        warm_statuses = await load.warm_up(url, warm, args.timeout)
+        warmed = await drain(harness, recorder, [q.channel for q in warm], 30.0, args.quiet)
+        report["warmup"] = {
+            "events": args.warmup,
+            "statuses": dict(warm_statuses),
+            "all_answered": warmed == "all",
+        }
+        slack.reset()
+        providers.clear()
+        providers.fail_always("openai", Behaviour(delay=args.delay))
+        errors.by_kind.clear()
+
+        requests = prepare(events, users, "L")  # signed now: Bolt accepts +-5 minutes
+        channels = [q.channel for q in requests]
+        gc.collect()
+        if args.gc_freeze:  # what-if: start-up objects (litellm's among them) out of every full collection
+            gc.freeze()
+        if args.what_if_concurrency:
+            harness.admission = AdmissionWhatIf(harness.runtime.inflight, args.what_if_concurrency)
+        report["rss_before_mb"] = rss_mb()
+        timeline: list[dict] = []
+        acks_before = registry.get_sample_value("atom_slack_acks_total") or 0
+
+        def acked() -> float:
+            return (registry.get_sample_value("atom_slack_acks_total") or 0) - acks_before
+
+        lag = LoopLag().start()
+        gc_pauses = GcPauses().start()
+        sampler = asyncio.create_task(sample_timeline(harness, recorder, acked, args.sample_every, timeline))
+        profiler = cProfile.Profile() if args.profile else None
+        report["setup_s"] = time.perf_counter() - script_start
+        cpu_start, wall_start = time.process_time(), time.perf_counter()
+        try:
+            if profiler is not None:
+                profiler.enable()
+            result = await load.run("atom", url, requests, args.rate, args.timeout)
+            sending_done = time.perf_counter()
+            drained = await drain(harness, recorder, channels, args.drain_timeout, args.quiet)
+            drain_done = time.perf_counter()
+            if profiler is not None:
+                profiler.disable()
+                report["profile_ms_per_event"] = dict(
+                    sorted(own_time_by_package(profiler, events).items(), key=lambda kv: -kv[1])
+                )
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
+                report["profile_top_functions"] = out.getvalue()
+            await asyncio.sleep(1.0)  # late duplicate stops would show up here
+        finally:
+            sampler.cancel()
+            await asyncio.gather(sampler, return_exceptions=True)
+            loop_lag = await lag.stop()
+            report["gc"] = gc_pauses.stop()
+        cpu = time.process_time() - cpu_start
+
+        per_channel: dict[str, Counter] = {}
+        for call in slack.calls:
+            per_channel.setdefault(call.params.get("channel") or "", Counter())[call.method] += 1
+        stops = [recorder.stops.get(c, 0) for c in channels]
+        missing = [c for c in channels if not recorder.stops.get(c)]
+        reached = Counter()  # how far the events without a reply got, by the last Slack method they saw
+        order = (
+            "assistant.threads.setTitle",
+            "assistant.threads.setStatus",
+            "chat.startStream",
+            "chat.appendStream",
+        )
+        for c in missing:
+            seen = per_channel.get(c, Counter())
+            last_call = next((m for m in reversed(order) if seen[m]), "nothing")
+            reached[f"{last_call}; {errors.by_channel.get(c, 'no error logged')}"] += 1
+        last_stop = recorder.last_stop or drain_done
+        report["ack"] = result.summary()
+        report["delivery"] = {
+            "events": events,
+            "drain": drained,
+            "in_flight_at_end": in_flight(harness),
+            "exactly_one_stop": sum(1 for n in stops if n == 1),
+            "missing": len(missing),
+            "missing_last_slack_call": dict(reached),
+            "duplicated": sum(1 for n in stops if n > 1),
+            "with_post_message": sum(
+                1 for c in channels if per_channel.get(c, Counter())["chat.postMessage"]
+            ),
+            "wrong_text": sum(
+                1 for c in channels if recorder.stops.get(c) and recorder.text.get(c) != ANSWER
+            ),
+            "provider_requests": len(providers.requests_for("openai")),
+            "send_s": sending_done - wall_start,
+            "first_send_to_last_stop_s": last_stop - wall_start,
+            "after_last_ack_to_drain_end_s": drain_done - sending_done,
+            "answers_per_s": sum(1 for n in stops if n) / max(last_stop - wall_start, 1e-9),
+            "slack_calls": dict(Counter(c.method for c in slack.calls)),
+            "listener_errors": dict(errors.by_kind.most_common()),
+            "duplicate_events": registry.get_sample_value("atom_duplicate_events_total") or 0,
+        }
+        report["server_cpu_ms_per_event"] = cpu * 1000 / events
+        report["loop_lag_ms"] = loop_lag
+        report["timeline"] = timeline
+        gc.collect()
+        report["rss_after_mb"] = rss_mb()
+        report["peak_rss_mb"] = peak_rss_mb()
+        report["fakes_retained"] = {
+            "slack_calls": len(slack.calls),
+            "slack_calls_mb": deep_size(slack.calls) / 2**20,
+            "slack_transcript_mb": len(slack.all_text()) / 2**20,
+            "provider_requests": len(providers.requests),
+            "provider_requests_mb": deep_size(providers.requests) / 2**20,
+        }
+        teardown_start = time.perf_counter()
+        if in_flight(harness):
+            # Shutting down with replies in flight cancels them mid-call (and asyncio.run cancels what
+            # is left); that noise is not a finding. main() turns logging back on.
+            logging.disable(logging.CRITICAL)
+    app_log.removeHandler(errors)
+    ok = report["delivery"]
+    report["goals"] = {
+        "ack_p99_within_100ms": report["ack"]["p99_ms"] <= ACK_P99_GOAL_MS,
+        "every_reply_exactly_once": ok["exactly_one_stop"] == events
+        and ok["with_post_message"] == 0
+        and ok["wrong_text"] == 0,
+    }
+    report["teardown_s"] = time.perf_counter() - teardown_start
+    report["load_average_end"] = os.getloadavg()[0]
+    return report
+
+
+def print_report(r: dict) -> None:
+    yes = {True: "yes", False: "NO"}
+    sender = "a separate process" if r["client"] == "process" else "Atom's own event loop"
+    print(
+        f"Load: {r['rate']:g} signed threaded DMs/s for {r['duration_s']:g} s (open loop, sent from {sender}), "
+        f"{r['users']} people, fake OpenAI answering each after {r['delay_s']:g} s."
+        + (" WHAT-IF: gc.freeze() after the warm-up." if r["gc_freeze"] else "")
+        + (
+            f" WHAT-IF: at most {r['what_if_concurrency']} replies at once, the rest queued."
+            if r["what_if_concurrency"]
+            else ""
+        )
+    )
+    print(
+        f"Warm-up: {r['warmup']['events']} events, statuses {r['warmup']['statuses']}, "
+        f"all answered {yes[r['warmup']['all_answered']]}. "
+        f"Load average {r['load_average_start']:.2f} -> {r['load_average_end']:.2f}."
+    )
+    a = r["ack"]
+    print()
+    print(
+        f"Ack latency: p50 {a['p50_ms']:.2f} ms, p90 {a['p90_ms']:.2f} ms, p99 {a['p99_ms']:.2f} ms, "
+        f"max {a['max_ms']:.2f} ms over {a['count']} events; errors {a['errors']} {a['statuses']} {a['exceptions'] or ''}"
+    )
+    print(f"  sched lag p99 {a['sched_lag_p99_ms']:.2f} ms, offered rate {a['offered_rate']:.1f}/s")
+    print(
+        f"  goal p99 <= {ACK_P99_GOAL_MS:.0f} ms: {'met' if r['goals']['ack_p99_within_100ms'] else 'NOT met'}"
+    )
+    d = r["delivery"]
+    print()
+    print(
+        f"Delivery: {d['events']} events; exactly one chat.stopStream {d['exactly_one_stop']}, missing {d['missing']}, "
+        f"duplicated {d['duplicated']}, with a chat.postMessage {d['with_post_message']}, wrong text {d['wrong_text']}"
+    )
+    drain_end = {
+        "all": "every reply arrived",
+        "quiet": f"nothing in flight and no activity for {r['quiet_s']:g} s (the rest had failed)",
+        "timeout": f"--drain-timeout ran out with {d['in_flight_at_end']} replies still in flight",
+    }[d["drain"]]
+    print(f"  waiting ended: {drain_end}")
+    if d["missing"]:
+        print("  events without a reply, by the last Slack call they got and their listener's error:")
+        for what, n in d["missing_last_slack_call"].items():
+            print(f"    {n:>6}  {what}")
+    if d["listener_errors"]:
+        print("  listener errors (exception in Atom's innermost function):")
+        for kind, n in d["listener_errors"].items():
+            print(f"    {n:>6}  {kind}")
+    print(f"  every reply delivered exactly once: {yes[r['goals']['every_reply_exactly_once']]}")
+    print(
+        f"  sending took {d['send_s']:.1f} s; first send -> last stop {d['first_send_to_last_stop_s']:.1f} s; "
+        f"last ack -> end of wait {d['after_last_ack_to_drain_end_s']:.1f} s; answers {d['answers_per_s']:.1f}/s "
+        f"vs offered {r['rate']:g}/s"
+    )
+    print(f"  provider requests {d['provider_requests']}; redeliveries skipped {d['duplicate_events']:.0f}")
+    print(f"  Slack calls: {d['slack_calls']}")
+    lag = r["loop_lag_ms"]
+    print()
+    print(
+        f"Event loop lag (10 ms timer): p50 {lag['p50']:.1f} ms, p99 {lag['p99']:.1f} ms, max {lag['max']:.1f} ms; "
+        f"server CPU {r['server_cpu_ms_per_event']:.2f} ms/event "
+        f"(x rate = {r['server_cpu_ms_per_event'] * r['rate'] / 1000:.2f} cores' worth)"
+    )
+    print(
+        f"Script: set-up (fakes, Atom, keys, sender process, warm-up) {r['setup_s']:.1f} s, "
+        f"shutdown {r['teardown_s']:.1f} s."
+    )
+    g = r["gc"]
+    print(
+        "Garbage collector pauses during the load: "
+        + ", ".join(
+            f"gen {k[-1]}: {v['count']} runs, {v['total_ms']:.0f} ms in all, max {v['max_ms']:.1f} ms"
+            for k, v in g.items()
+        )
+    )
+    f = r["fakes_retained"]
+    print(
+        f"Memory: peak RSS {r['peak_rss_mb']:.0f} MB (ru_maxrss); RSS before load {r['rss_before_mb']:.0f} MB, "
+        f"after drain {r['rss_after_mb']:.0f} MB."
+    )
+    fakes_mb = f["slack_calls_mb"] + f["slack_transcript_mb"] + f["provider_requests_mb"]
+    print(
+        f"  The fakes share this process and keep everything: FakeSlack {f['slack_calls']} calls "
+        f"({f['slack_calls_mb']:.1f} MB) and a {f['slack_transcript_mb']:.1f} MB transcript, FakeProviders "
+        f"{f['provider_requests']} requests ({f['provider_requests_mb']:.1f} MB): about {fakes_mb:.0f} MB of the "
+        "growth is theirs (Python object sizes; allocator overhead comes on top)."
+    )
+    if r.get("profile_ms_per_event"):
+        print()
+        print(
+            "cProfile of the event-loop thread during the load and the wait, own time per event by library:"
+        )
+        for package, ms in list(r["profile_ms_per_event"].items())[:15]:
+            print(f"    {package:<66} {ms:>7.2f} ms")
+        print("Top functions by own time (whole run):")
+        print(r["profile_top_functions"])
+    print()
+    print(f"{'t s':>6} {'acked':>7} {'answered':>9} {'in flight':>10} {'RSS MB':>8}")
+    for row in r["timeline"]:
+        print(
+            f"{row['t_s']:>6.1f} {row['acked']:>7.0f} {row['answered']:>9} {row['in_flight']:>10} {row['rss_mb']:>8.1f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Signed DMs at a fixed rate to a real Atom with a slow model (see the module docstring)."
+    )
+    parser.add_argument("--rate", type=float, default=200.0, help="events per second (default 200)")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of sending (default 30)")
+    parser.add_argument(
+        "--delay", type=float, default=2.0, help="fake model's delay before answering (default 2)"
+    )
+    parser.add_argument("--users", type=int, default=10, help="people sending, each with a key (default 10)")
+    parser.add_argument("--warmup", type=int, default=20, help="sequential warm-up events (default 20)")
+    parser.add_argument(
+        "--chunk-size", type=int, default=20, help="characters per streamed chunk (default 20)"
+    )
+    parser.add_argument(
+        "--client",
+        choices=("process", "loop"),
+        default="process",
+        help="send from a separate process (default) or from Atom's own event loop",
+    )
+    parser.add_argument(
+        "--connections", type=int, default=1000, help="sender connection limit (default 1000)"
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help="per-POST timeout in s (default 30)")
+    parser.add_argument(
+        "--llm-timeout", type=float, default=120.0, help="Atom's model-call timeout (default 120)"
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=60.0,
+        help="max wait for all replies after the last ack (default 60)",
+    )
+    parser.add_argument(
+        "--quiet",
+        type=float,
+        default=3.0,
+        help="stop waiting after this many idle seconds with nothing in flight",
+    )
+    parser.add_argument("--verbose", action="store_true", help="print listener tracebacks as they happen")
+    parser.add_argument(
+        "--what-if-concurrency",
+        type=int,
+        default=0,
+        metavar="N",
+        help="what-if: let at most N replies be worked on at once, the rest wait (not what Atom does today)",
+    )
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="what-if: gc.freeze() after the warm-up (not what Atom does today), to see full-GC pauses go",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the loop thread during the load (slows it down)"
+    )
+    parser.add_argument("--sample-every", type=float, default=5.0, help="timeline interval in s (default 5)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON instead")
+    args = parser.parse_args(argv)
+    if (
+        args.rate <= 0
+        or args.duration <= 0
+        or args.delay < 0
+        or args.users < 1
+        or args.warmup < 1
+        or args.what_if_concurrency < 0
+    ):
+        parser.error(
+            "--rate, --duration, --users, --warmup must be positive; --delay, --what-if-concurrency not negative"
+        )
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        report = asyncio.run(bench(args))
+    finally:
+        logging.disable(logging.NOTSET)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print_report(report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
