@@ -41,13 +41,15 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
                 view_id=root_id, view=views.keys_modal(states, await is_admin(client, person))
             )
 
-    async def show(client, body: dict, title: str, text: str) -> None:
-        """A short message right where the person clicked (stacked on a modal, or a new one)."""
-        modal = views.message_modal(title, text)
+    async def open_here(client, body: dict, view: dict) -> None:
+        """Open a view right where the person clicked: stacked on their modal, or a new one."""
         if (body.get("view") or {}).get("type") == "modal":
-            await client.views_push(trigger_id=body["trigger_id"], view=modal)
+            await client.views_push(trigger_id=body["trigger_id"], view=view)
         else:
-            await client.views_open(trigger_id=body["trigger_id"], view=modal)
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    async def show(client, body: dict, title: str, text: str) -> None:
+        await open_here(client, body, views.message_modal(title, text))
 
     def provider_from(body: dict):
         actions = body.get("actions") or [{}]
@@ -101,11 +103,7 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
         ):
             return
         _, provider = target
-        form = views.key_form(provider, scope, validate=service.validates)
-        if (body.get("view") or {}).get("type") == "modal":
-            await client.views_push(trigger_id=body["trigger_id"], view=form)
-        else:
-            await client.views_open(trigger_id=body["trigger_id"], view=form)
+        await open_here(client, body, views.key_form(provider, scope, validate=service.validates))
 
     @surface.action("key_add")
     async def on_key_add(ack, body, client, context):
@@ -211,8 +209,4 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
             await show(client, body, "Atom", NOT_ADMIN)
             return
         events = await vault.audit.recent(person.enterprise_id, person.team_id, limit=40)
-        modal = views.audit_modal(events)
-        if (body.get("view") or {}).get("type") == "modal":
-            await client.views_push(trigger_id=body["trigger_id"], view=modal)
-        else:
-            await client.views_open(trigger_id=body["trigger_id"], view=modal)
+        await open_here(client, body, views.audit_modal(events))
