@@ -20,6 +20,7 @@ from slack_sdk.models.views import View
 
 from bot.llm.providers import CATALOG, Provider
 from bot.vault import NEEDS_REENTRY, PERSONAL, WORKSPACE, KeyInfo, ProviderState
+from bot.views.modal import info_modal
 
 KEY_FORM = "key_form"  # callback ids are "key_form:<provider>:<scope>"
 STATUS_TEXT = {
@@ -203,13 +204,7 @@ def key_form(provider: Provider, scope: str, *, validate: bool, error: str | Non
 
 
 def message_modal(title: str, text: str) -> dict:
-    return View(
-        type="modal",
-        callback_id="atom_message",
-        title=title[:24],
-        close="Close",
-        blocks=[SectionBlock(text=MarkdownTextObject(text=text))],
-    ).to_dict()
+    return info_modal(title, [SectionBlock(text=MarkdownTextObject(text=text))], callback_id="atom_message")
 
 
 def checking_modal(provider: Provider) -> dict:
