@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from bot.identity import Person
 from bot.storage.encryption import Crypto, UndecryptableSecret
-from bot.storage.models import ConversationTurn, utcnow
+from bot.storage.models import utcnow
 from bot.storage.repositories import Turns
 
 DEFAULT_RETENTION_DAYS = 30
@@ -49,20 +49,20 @@ class ConversationMemory:
         }
         await self._turns.add(
             [
-                ConversationTurn(
-                    id=str(uuid.uuid4()),
-                    role="user",
-                    content=self._crypto.encrypt(question),
-                    created_at=now,
+                {
                     **common,
-                ),
-                ConversationTurn(
-                    id=answer_id,
-                    role="assistant",
-                    content=self._crypto.encrypt(answer),
-                    created_at=now + timedelta(microseconds=1),
+                    "id": str(uuid.uuid4()),
+                    "role": "user",
+                    "content": self._crypto.encrypt(question),
+                    "created_at": now,
+                },
+                {
                     **common,
-                ),
+                    "id": answer_id,
+                    "role": "assistant",
+                    "content": self._crypto.encrypt(answer),
+                    "created_at": now + timedelta(microseconds=1),
+                },
             ]
         )
         return answer_id

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from bot.identity import Person
 from bot.llm.pricing import format_usd
-from bot.storage.models import UsageRecord, utcnow
+from bot.storage.models import utcnow
 from bot.storage.repositories import PersonSettingsStore, UsageLog, WorkspaceBudgets
 
 MODES = ("save", "balanced", "best")
@@ -59,14 +59,14 @@ class UsageService:
 
     async def record(self, person: Person, record_id: str, **values) -> None:
         await self.log.add(
-            UsageRecord(
-                id=record_id,
-                enterprise_id=person.enterprise_id,
-                team_id=person.team_id,
-                user_id=person.user_id,
-                created_at=utcnow(),
+            {
+                "id": record_id,
+                "enterprise_id": person.enterprise_id,
+                "team_id": person.team_id,
+                "user_id": person.user_id,
+                "created_at": utcnow(),
                 **values,
-            )
+            }
         )
 
     async def month(self, person: Person, now: datetime | None = None) -> MonthSummary:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.storage.models import (
@@ -22,9 +22,9 @@ class Turns:
     def __init__(self, sessions: async_sessionmaker):
         self._sessions = sessions
 
-    async def add(self, turns: list[ConversationTurn]) -> None:
-        async with self._sessions() as session, session.begin():
-            session.add_all(turns)
+    async def add(self, turns: list[dict]) -> None:
+        async with self._sessions.kw["bind"].begin() as conn:  # Core: written after every answer
+            await conn.execute(insert(ConversationTurn.__table__), turns)
 
     async def thread(
         self, enterprise_id: str, team_id: str, thread_key: str, limit: int = 200
@@ -83,9 +83,9 @@ class UsageLog:
     def __init__(self, sessions: async_sessionmaker):
         self._sessions = sessions
 
-    async def add(self, record: UsageRecord) -> None:
-        async with self._sessions() as session, session.begin():
-            session.add(record)
+    async def add(self, record: dict) -> None:
+        async with self._sessions.kw["bind"].begin() as conn:  # Core: written after every answer
+            await conn.execute(insert(UsageRecord.__table__), [record])
 
     async def get(self, record_id: str) -> UsageRecord | None:
         async with self._sessions() as session:
@@ -152,11 +152,25 @@ class PersonSettingsStore:
     async def get_with_workspace_budget(
         self, enterprise_id: str, team_id: str, user_id: str
     ) -> tuple[PersonSettings | None, float | None]:
-        """The person's settings and the workspace's monthly budget, in one session (asked per answer)."""
-        async with self._sessions() as session:
-            row = await session.get(PersonSettings, (enterprise_id, team_id, user_id))
-            policy = await session.get(WorkspacePolicy, (enterprise_id, team_id))
-            return row, policy.monthly_budget_usd if policy else None
+        """The person's settings and the workspace's monthly budget, on one connection (read per answer)."""
+        async with self._sessions.kw["bind"].connect() as conn:
+            row = (
+                await conn.execute(
+                    select(PersonSettings.__table__).where(
+                        PersonSettings.enterprise_id == enterprise_id,
+                        PersonSettings.team_id == team_id,
+                        PersonSettings.user_id == user_id,
+                    )
+                )
+            ).first()
+            budget = (
+                await conn.execute(
+                    select(WorkspacePolicy.monthly_budget_usd).where(
+                        WorkspacePolicy.enterprise_id == enterprise_id, WorkspacePolicy.team_id == team_id
+                    )
+                )
+            ).scalar()
+            return row, budget
 
     async def put(self, enterprise_id: str, team_id: str, user_id: str, **values) -> None:
         async with self._sessions() as session, session.begin():

@@ -42,18 +42,26 @@ class Credentials:
     async def for_person_and_workspace(
         self, enterprise_id: str, team_id: str, user_id: str
     ) -> tuple[list[ProviderCredential], set[str]]:
-        """The person's and the workspace's keys, and the workspace's blocked providers, in one session."""
-        async with self._sessions() as session:
-            result = await session.execute(
-                select(ProviderCredential).where(
-                    ProviderCredential.enterprise_id == enterprise_id,
-                    ProviderCredential.team_id == team_id,
-                    ProviderCredential.user_id.in_([user_id, ""]),
+        """The person's and the workspace's keys, and the workspace's blocked providers, on one
+        connection. Read before every answer: Core rows (same attribute names), no ORM identity map."""
+        async with self._sessions.kw["bind"].connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(ProviderCredential.__table__).where(
+                        ProviderCredential.enterprise_id == enterprise_id,
+                        ProviderCredential.team_id == team_id,
+                        ProviderCredential.user_id.in_([user_id, ""]),
+                    )
                 )
-            )
-            rows = list(result.scalars())
-            policy = await session.get(WorkspacePolicy, (enterprise_id, team_id))
-            return rows, set(policy.blocked_providers) if policy else set()
+            ).all()
+            blocked = (
+                await conn.execute(
+                    select(WorkspacePolicy.blocked_providers).where(
+                        WorkspacePolicy.enterprise_id == enterprise_id, WorkspacePolicy.team_id == team_id
+                    )
+                )
+            ).scalar()
+            return list(rows), set(blocked or [])
 
     async def get(
         self, enterprise_id: str, team_id: str, user_id: str, provider: str
