@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.storage.models import (
@@ -15,7 +18,20 @@ from bot.storage.models import (
     WorkspacePolicy,
     utcnow,
 )
-from bot.storage.repositories.events import dialect_insert
+
+_UPDATED_ON_REPLACE = ("secret", "settings", "hint", "status", "status_detail", "updated_at", "checked_at")
+_AUDIT_INSERT = AuditEvent.__table__.insert()
+
+
+@functools.cache
+def _credential_upsert(dialect_name: str):
+    """Built once per dialect and reused: constructing the statement cost more than running it."""
+    insert = pg_insert if dialect_name == "postgresql" else sqlite_insert
+    stmt = insert(ProviderCredential.__table__)
+    return stmt.on_conflict_do_update(
+        index_elements=["enterprise_id", "team_id", "user_id", "provider"],
+        set_={name: stmt.excluded[name] for name in _UPDATED_ON_REPLACE},
+    ).returning(ProviderCredential.id)
 
 
 class Credentials:
@@ -106,26 +122,23 @@ class Credentials:
             "updated_at": now,
             "checked_at": now if checked else None,
         }
+        row = {
+            "id": new_id,
+            "enterprise_id": enterprise_id,
+            "team_id": team_id,
+            "user_id": user_id,
+            "provider": provider,
+            "created_at": now,
+            **values,
+        }
         engine = self._sessions.kw["bind"]
         async with engine.begin() as conn:  # Core on a connection: no unit-of-work overhead
-            insert = dialect_insert(conn)
-            stmt = insert(ProviderCredential).values(
-                id=new_id,
-                enterprise_id=enterprise_id,
-                team_id=team_id,
-                user_id=user_id,
-                provider=provider,
-                created_at=now,
-                **values,
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["enterprise_id", "team_id", "user_id", "provider"], set_=values
-            ).returning(ProviderCredential.id)
-            replaced = (await conn.execute(stmt)).scalar_one() != new_id
+            upsert = _credential_upsert(conn.dialect.name)
+            replaced = (await conn.execute(upsert, row)).scalar_one() != new_id
             audit = audit_for(replaced) if audit_for else []
             if audit:
                 common = {"enterprise_id": enterprise_id, "team_id": team_id, "created_at": now}
-                await conn.execute(insert(AuditEvent), [{**common, **row} for row in audit])
+                await conn.execute(_AUDIT_INSERT, [{**common, **entry} for entry in audit])
         return replaced
 
     async def set_status(self, credential_id: str, status: str, detail: str, checked: bool = True) -> None:
