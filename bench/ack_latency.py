@@ -54,6 +54,8 @@ import logging
 import math
 import multiprocessing
 import os
+import signal
+import socket
 import sys
 import tempfile
 import time
@@ -356,6 +358,73 @@ async def drain_replies(slack: FakeSlack, server: AtomServer, expected: int, tim
     return time.perf_counter() - started
 
 
+class ServerProcess:
+    """A server under test in a process of its own, as it runs in production: the fake Slack and the
+    bench's bookkeeping then stay off its event loop. CPU is read from /proc for that process only."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], port: int, cwd: str):
+        self.argv, self.env, self.port, self.cwd = argv, env, port, cwd
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, timeout: float = 60.0) -> ServerProcess:
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.argv,
+            env={"PATH": os.environ["PATH"], **self.env},
+            cwd=self.cwd,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        deadline = time.perf_counter() + timeout
+        async with aiohttp.ClientSession() as http:
+            while time.perf_counter() < deadline:
+                try:
+                    async with http.get(f"{self.url}/healthz") as r:
+                        if r.status == 200:
+                            return self
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise RuntimeError(f"{self.argv} did not start within {timeout}s")
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    async def metric(self, name: str) -> float:
+        async with aiohttp.ClientSession() as http, http.get(f"{self.url}/metrics") as r:
+            for line in (await r.text()).splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return 0.0
+
+    async def stop(self) -> None:
+        if self.proc and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def drain_posts(slack: FakeSlack, expected: int, timeout: float) -> float:
+    """Wait until `expected` chat.postMessage calls arrived (Atom in its own process)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout and len(slack.calls_to("chat.postMessage")) < expected:  # noqa: ASYNC110 - polling the fake
+        await asyncio.sleep(0.01)
+    return time.perf_counter() - started
+
+
 def segments(events: int, rounds: int) -> list[int]:
     base, extra = divmod(events, rounds)
     return [base + (1 if r < extra else 0) for r in range(rounds)]
@@ -377,16 +446,55 @@ async def bench(args: argparse.Namespace) -> dict:
         FakeSlack() as slack,
         LoadGenerator(args.client, args.connections) as load,
     ):
-        runner, bare_url = await start_bare(slack)
         tmp = tempfile.TemporaryDirectory(prefix="atom-bench-")
-        server = await start_atom(slack, tmp.name)
-        try:
+        env = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.url,
+        }
+        atom_env = {
+            **env,
+            "ATOM_DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp.name) / 'atom.db'}",
+            "ATOM_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "ATOM_LOG_LEVEL": "WARNING",
+        }
+        runner = server = bare_proc = atom_proc = None
+        if args.in_process:
+            runner, bare_url = await start_bare(slack)
+            server = await start_atom(slack, tmp.name)
             urls = {"bare": bare_url, "atom": f"{server.url}/slack/events"}
+        else:
+            bare_port, atom_port = free_port(), free_port()
+            bare_proc = await ServerProcess(
+                [sys.executable, str(Path(__file__).with_name("_bare_app.py")), str(bare_port)],
+                env,
+                bare_port,
+                tmp.name,
+            ).start()
+            atom_proc = await ServerProcess(
+                [sys.executable, "-m", "bot", "run", "--http"],
+                {**atom_env, "ATOM_PORT": str(atom_port)},
+                atom_port,
+                str(REPO_ROOT),
+            ).start()
+            urls = {"bare": f"{bare_proc.url}/slack/events", "atom": f"{atom_proc.url}/slack/events"}
+            await asyncio.sleep(8)  # let Atom finish importing litellm in the background, as after any start
+
+        async def drain(expected: int) -> float:
+            if server is not None:
+                return await drain_replies(slack, server, expected, args.drain_timeout)
+            return await drain_posts(slack, expected, args.drain_timeout)
+
+        def cpu(name: str) -> float:
+            proc = {"bare": bare_proc, "atom": atom_proc}[name]
+            return proc.cpu_s() if proc is not None else time.process_time()
+
+        try:
             warm = {
                 "bare": await load.warm_up(urls["bare"], prepare(args.warmup, "W"), args.timeout),
                 "atom": await load.warm_up(urls["atom"], prepare(args.warmup, "X"), args.timeout),
             }
-            await drain_replies(slack, server, args.warmup, args.drain_timeout)
+            await drain(args.warmup)
             warmup_slack_calls = Counter(c.method for c in slack.calls)
             slack.reset()
 
@@ -398,17 +506,23 @@ async def bench(args: argparse.Namespace) -> dict:
                     offsets[name] += size
                     if name == "atom":
                         atom_channels += [q.channel for q in chunk]
-                    cpu_start = time.process_time()
+                    cpu_start = cpu(name)
                     segment = await load.run(name, urls[name], chunk, args.rate, args.timeout)
                     if name == "atom":  # its work after the ack belongs to its segment
-                        drain_s = await drain_replies(slack, server, offsets["atom"], args.drain_timeout)
-                    segment.cpu_s = time.process_time() - cpu_start
+                        drain_s = await drain(offsets["atom"])
+                    segment.cpu_s = cpu(name) - cpu_start
                     results[name].merge(segment)
             await asyncio.sleep(0.5)  # late duplicate replies would show up here
 
             posts = slack.calls_to("chat.postMessage")
             per_channel = Counter(c.params.get("channel") for c in posts)
-            registry = server.runtime.metrics.registry
+            if server is not None:
+                registry = server.runtime.metrics.registry
+                handler_errors = registry.get_sample_value("atom_handler_errors_total") or 0
+                duplicates = registry.get_sample_value("atom_duplicate_events_total") or 0
+            else:
+                handler_errors = await atom_proc.metric("atom_handler_errors_total")
+                duplicates = await atom_proc.metric("atom_duplicate_events_total")
             report["bare"] = results["bare"].summary() | {
                 "warmup_statuses": {str(k): v for k, v in warm["bare"].items()},
             }
@@ -419,13 +533,19 @@ async def bench(args: argparse.Namespace) -> dict:
                 "events_with_several_replies": sum(1 for c in atom_channels if per_channel[c] > 1),
                 "last_drain_s": drain_s,
                 "slack_calls": dict(Counter(c.method for c in slack.calls)),
-                "handler_errors": registry.get_sample_value("atom_handler_errors_total") or 0,
-                "duplicate_events": registry.get_sample_value("atom_duplicate_events_total") or 0,
+                "handler_errors": handler_errors,
+                "duplicate_events": duplicates,
             }
             report["warmup_slack_calls"] = dict(warmup_slack_calls)
+            report["servers"] = "in this process" if args.in_process else "each in its own process"
         finally:
-            await runner.cleanup()
-            await server.stop(grace=args.drain_timeout)
+            if runner is not None:
+                await runner.cleanup()
+            if server is not None:
+                await server.stop(grace=args.drain_timeout)
+            for proc in (bare_proc, atom_proc):
+                if proc is not None:
+                    await proc.stop()
             tmp.cleanup()
 
     a99, b99 = report["atom"]["p99_ms"], report["bare"]["p99_ms"]
@@ -492,10 +612,16 @@ def print_report(r: dict) -> None:
         f"  Atom listener errors: {a['handler_errors']:.0f}, redeliveries skipped: {a['duplicate_events']:.0f}, "
         f"last drain after the final ack: {a['last_drain_s'] * 1000:.0f} ms"
     )
-    print(
-        "Note: the fake Slack runs in this process, on the servers' loop: its answers to Atom's "
-        "chat.postMessage calls are part of Atom's measured latency and CPU (bare calls nothing)."
-    )
+    if r.get("servers") == "in this process":
+        print(
+            "Note: the fake Slack runs in this process, on the servers' loop: its answers to Atom's "
+            "chat.postMessage calls are part of Atom's measured latency and CPU (bare calls nothing)."
+        )
+    else:
+        print(
+            "Servers: Atom (`python -m bot run --http`, SQLite) and the bare app each ran in a process of "
+            "their own; the fake Slack and the load generator ran in two others. CPU is the server's own."
+        )
     if r["client"] == "loop":
         print("      With --client loop, the load generator's own CPU is in both targets' figures too.")
 
@@ -524,6 +650,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout in s (default 10)")
     parser.add_argument(
         "--drain-timeout", type=float, default=30.0, help="max wait for Atom's replies in s (default 30)"
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run both servers on the bench's own loop, beside the fake Slack (default: each its own process)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead")
     args = parser.parse_args(argv)
