@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from bot.views import serialise
@@ -12,6 +14,7 @@ NO_KEY_TEXT = (
 )
 
 
+@functools.cache  # the same blocks every time: build and validate them once
 def no_key_blocks() -> list[dict]:
     return serialise(
         [
