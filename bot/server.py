@@ -169,7 +169,10 @@ class AtomServer:
     async def start(self) -> None:
         self.runtime = await Runtime.open(self.settings)
         self._housekeeping = asyncio.create_task(run_periodically(self.runtime), name="atom-housekeeping")
-        self.runtime.scheduler_running = True  # housekeeping is the only periodic job so far
+        # /readyz reports the periodic jobs (housekeeping, for now) as the scheduler: up while it runs.
+        self.runtime.scheduler_running = True
+        runtime = self.runtime
+        self._housekeeping.add_done_callback(lambda _task: setattr(runtime, "scheduler_running", False))
         self.app, self.surface = build_app(self.runtime)
         web_app = build_web_app(self.runtime, self.app, serve_events=not self.settings.socket_mode)
         self._runner = web.AppRunner(web_app, handle_signals=False, access_log=None)

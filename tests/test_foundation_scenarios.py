@@ -170,3 +170,12 @@ async def test_every_subcommand_is_acknowledged(atom_sqlite):
             text = f"{name} something" if name in ("ask", "connect", "workflow") else name
             resp = await atom_sqlite.client.command(text, user_id=user)
             assert resp.status == 200, (name, user, resp.status, resp.text)
+
+
+async def test_readyz_reports_a_stopped_scheduler(atom_sqlite):
+    atom_sqlite.server._housekeeping.cancel()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    async with aiohttp.ClientSession() as http, http.get(f"{atom_sqlite.url}/readyz") as r:
+        body = await r.json()
+    assert r.status == 503 and body["checks"]["scheduler"] == "not running"
