@@ -30,6 +30,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from bench._common import percentile  # noqa: E402
 from tests.conftest import SIGNING_SECRET, AtomHarness, atom_env, provider_env
 from tests.fakes.payloads import TEAM_ID, event_callback, message_im_event, next_id, next_ts
 from tests.fakes.providers import FakeProviders
@@ -54,14 +55,6 @@ __all__ = [
     "signed_dm",
     "summarise",
 ]
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an already sorted list (NaN when empty)."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 def summarise(values: list[float]) -> dict:

@@ -50,7 +50,6 @@ import argparse
 import asyncio
 import gc
 import json
-import logging
 import math
 import multiprocessing
 import os
@@ -68,6 +67,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench._common import percentile, run_and_report  # noqa: E402
 from bot.llm.runtime import set_offline_switches  # noqa: E402
 
 set_offline_switches()  # before anything can import litellm
@@ -147,14 +147,6 @@ class RunResult:
             "offered_rate": self.sent / self.wall_s if self.wall_s else math.nan,
             "server_cpu_ms_per_event": self.cpu_s * 1000 / self.sent if self.sent else math.nan,
         }
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an already sorted list (NaN when empty)."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 def prepare(count: int, tag: str, first: int = 0) -> list[Prepared]:
@@ -660,13 +652,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.events < 1 or args.warmup < 1 or args.rate <= 0 or not 1 <= args.rounds <= args.events:
         parser.error("--events, --warmup and --rounds must be at least 1 (rounds <= events), --rate positive")
-    logging.basicConfig(level=logging.WARNING)
-    report = asyncio.run(bench(args))
-    if args.json:
-        print(json.dumps(report, indent=2, default=str))
-    else:
-        print_report(report)
-    return 0
+    return run_and_report(bench, args, print_report)
 
 
 if __name__ == "__main__":

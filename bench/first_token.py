@@ -42,8 +42,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import logging
 import os
 import re
 import sys
@@ -54,6 +52,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench._common import run_and_report  # noqa: E402
 from bot.llm.runtime import set_offline_switches  # noqa: E402
 
 set_offline_switches()  # before anything can import litellm
@@ -207,13 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0 or args.chunk_delay < 0 or args.chunk_size < 1:
         parser.error("--runs and --chunk-size must be positive, --warmup and --chunk-delay not negative")
-    logging.basicConfig(level=logging.WARNING)
-    report = asyncio.run(bench(args))
-    if args.json:
-        print(json.dumps(report, indent=2, default=str))
-    else:
-        print_report(report)
-    return 0
+    return run_and_report(bench, args, print_report)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,6 @@ import gc
 import inspect
 import io
 import json
-import logging
 import os
 import pstats
 import sys
@@ -76,6 +75,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench._common import run_and_report  # noqa: E402
 from bot.llm.runtime import set_offline_switches  # noqa: E402
 
 set_offline_switches()  # before anything can import litellm
@@ -631,13 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.calls < 1 or args.warmup < 1 or not 1 <= args.rounds <= args.calls or args.reply_chars < 1:
         parser.error("--calls, --warmup, --reply-chars must be positive and 1 <= --rounds <= --calls")
-    logging.basicConfig(level=logging.WARNING)
-    report = asyncio.run(bench(args))
-    if args.json:
-        print(json.dumps(report, indent=2, default=str))
-    else:
-        print_report(report)
-    return 0
+    return run_and_report(bench, args, print_report)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench._common import percentile  # noqa: E402
 from bot.llm.runtime import set_offline_switches  # noqa: E402
 
 set_offline_switches()  # before anything can import litellm
@@ -77,14 +78,6 @@ from bot.vault import KeyVault  # noqa: E402
 GOAL_P99_MS = 2.0
 PROVIDER = "openai"
 TEAM, WARM_TEAM = "T0BENCH01", "T0WARMUP1"
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an already sorted list (NaN when empty)."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 def summarise(samples_ns: list[int], unit: str) -> dict:
