@@ -70,14 +70,8 @@ class KeyService:
             credential = Credential(provider.id, secret, submission.settings, submission.scope)
             check = await keycheck.check_key(credential, self.settings.provider_bases)
             if not check.ok:
-                await self.vault.audit.record(
-                    enterprise_id=person.enterprise_id,
-                    team_id=person.team_id,
-                    actor=person.user_id,
-                    action="key_failed",
-                    provider=provider.id,
-                    scope=submission.scope,
-                    detail=f"not saved: {check.message}",
+                await self.vault.record_audit(
+                    person, "key_failed", provider.id, submission.scope, f"not saved: {check.message}"
                 )
                 return SaveOutcome(False, False, f"{check.message} Nothing was saved.", secret.hint)
         replaced = await self.vault.save(

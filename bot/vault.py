@@ -214,7 +214,7 @@ class KeyVault:
         if row is None:
             return
         await self._rows.set_status(row.id, check.saved_status, check.message)
-        await self._audit(
+        await self.record_audit(
             person, "key_validated" if check.ok else "key_failed", provider_id, scope, check.message
         )
 
@@ -225,18 +225,21 @@ class KeyVault:
     async def remove(self, person: Person, provider_id: str, scope: str) -> bool:
         removed = await self._rows.delete(*_owner(person, scope), provider_id)
         if removed:
-            await self._audit(person, "key_removed", provider_id, scope)
+            await self.record_audit(person, "key_removed", provider_id, scope)
         return removed
 
     async def set_blocked(self, admin: Person, provider_id: str, blocked: bool) -> bool:
         changed = await self.policies.set_blocked(admin.enterprise_id, admin.team_id, provider_id, blocked)
         if changed:
-            await self._audit(
+            await self.record_audit(
                 admin, "provider_blocked" if blocked else "provider_unblocked", provider_id, WORKSPACE
             )
         return changed
 
-    async def _audit(self, person: Person, action: str, provider: str, scope: str, detail: str = "") -> None:
+    async def record_audit(
+        self, person: Person, action: str, provider: str = "", scope: str = PERSONAL, detail: str = ""
+    ) -> None:
+        """One audit entry with the acting person from the verified request (never a key)."""
         await self.audit.record(
             enterprise_id=person.enterprise_id,
             team_id=person.team_id,

@@ -147,14 +147,8 @@ def register(
             return
         await ack()
         await usage.set_workspace_budget(person, budget)
-        await runtime.vault.audit.record(
-            enterprise_id=person.enterprise_id,
-            team_id=person.team_id,
-            actor=person.user_id,
-            action="budget_set",
-            scope="workspace",
-            detail="no limit" if budget is None else f"${budget:g} a month",
-        )
+        detail = "no limit" if budget is None else f"${budget:g} a month"
+        await runtime.vault.record_audit(person, "budget_set", scope="workspace", detail=detail)
         await home.publish(client, person)
 
     # ------------------------------------------------------------------ under each answer

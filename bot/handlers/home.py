@@ -20,8 +20,9 @@ class HomeTab:
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
 
-    async def publish(self, client, person: Person) -> None:
-        states = await self.runtime.vault.states(person)
+    async def publish(self, client, person: Person, states=None) -> None:
+        """`states`: the person's provider states when the caller has just read them."""
+        states = states if states is not None else await self.runtime.vault.states(person)
         summary = await self.runtime.usage.month(person)
         sections = [
             usage_blocks(summary) + [settings_button()],

@@ -32,11 +32,11 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
 
     async def refresh(client, person: Person, body: dict | None = None) -> None:
         """Show the new state wherever the person is looking: Home, and the open keys modal."""
-        await home.publish(client, person)
+        states = await vault.states(person)
+        await home.publish(client, person, states)
         view = (body or {}).get("view") or {}
         root_id = view.get("root_view_id") or view.get("id")
         if view.get("type") == "modal" and root_id:
-            states = await vault.states(person)
             await client.views_update(
                 view_id=root_id, view=views.keys_modal(states, await is_admin(client, person))
             )
