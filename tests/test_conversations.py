@@ -188,7 +188,7 @@ async def test_usage_command_and_home_show_this_months_spend(atom_sqlite):
     await settle(atom_sqlite)
     resp = await atom_sqlite.client.command("usage")
     text = str(resp.json["blocks"])
-    assert "*1* answers" in text and "OpenAI: 1" in text and "General chat: 1" in text
+    assert "*1* answer ·" in text and "OpenAI: 1" in text and "General chat: 1" in text
     await atom_sqlite.client.event(payloads.app_home_opened_event(user="U1"))
     await settle(atom_sqlite)
     assert "Usage this month" in str(atom_sqlite.slack.calls_to("views.publish")[-1].params["view"])

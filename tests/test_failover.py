@@ -128,3 +128,21 @@ async def test_a_hanging_provider_times_out_and_fails_over(fake_slack, fake_prov
         assert streamed_text(fake_slack) == f"Hello from {second}"
     finally:
         await atom.stop()
+
+
+async def test_while_every_provider_cools_down_the_person_is_told_to_wait(two_keys):
+    atom, first, second = two_keys
+    atom.providers.fail_always(first, Behaviour(status=500))
+    atom.providers.fail_always(second, Behaviour(status=429, retry_after=60))
+    await ask(atom)
+    await atom.slack.wait_for("chat.postMessage", timeout=20)
+    await settle(atom)
+    calls_before = len(atom.providers.requests)
+    await ask(atom, "and now?")
+    posts = await atom.slack.wait_for("chat.postMessage", count=2, timeout=20)
+    text = posts[-1].params["text"]
+    labels = {"openai": "OpenAI", "anthropic": "Anthropic"}
+    assert f"*{labels[first]}*: cooling down for" in text and "after a server error" in text
+    assert f"*{labels[second]}*: cooling down for" in text and "after a rate limit" in text
+    assert "try again in a minute" in text
+    assert len(atom.providers.requests) == calls_before  # nobody was called while cooling down

@@ -74,11 +74,11 @@ BAD_KEYS = [
     ("", "Enter your OpenAI API key"),
     ("   ", "Enter your OpenAI API key"),
     ("sk-proj-abc def ghi jkl mno pqr stu", "space or line break inside"),
-    (ANTHROPIC_KEY, "looks like a Anthropic key"),
+    (ANTHROPIC_KEY, "looks like an Anthropic key, not an OpenAI key"),
     ("AIzaSyQ1w2E3r4T5y6U7i8O9p0Aa1Ss2Dd3F", "looks like a Google Gemini key"),
     ("sk-" + "x" * 10_000, "far longer than any OpenAI key"),
     ("sk-proj-ключключключключключключ", "never appears in API keys"),
-    ("not-a-key-at-all-0000000000", "does not look like a OpenAI key"),
+    ("not-a-key-at-all-0000000000", "does not look like an OpenAI key"),
 ]
 
 

@@ -26,6 +26,11 @@ from bot.llm.runtime import litellm_async
 log = logging.getLogger(__name__)
 
 DEFAULT_COOLDOWN = 30.0
+COOLDOWN_CAUSES = {
+    "server_error": "a server error",
+    "timeout": "a timeout",
+    "unreachable": "a connection failure",
+}
 MAX_COOLDOWN = 600.0
 MAX_ANSWER_TOKENS = 4_096
 
@@ -215,7 +220,7 @@ class ModelCaller:
         elif outcome == "rate_limited":
             self.cooldowns.cool(person, provider, retry_after(exc) or DEFAULT_COOLDOWN, "a rate limit")
         elif outcome in ("server_error", "timeout", "unreachable"):
-            self.cooldowns.cool(person, provider, DEFAULT_COOLDOWN, outcome.replace("_", " "))
+            self.cooldowns.cool(person, provider, DEFAULT_COOLDOWN, COOLDOWN_CAUSES[outcome])
 
     @staticmethod
     def _tokens(litellm, usage, model: ModelSpec, messages: list[dict], text: str) -> tuple[int, int]:

@@ -223,6 +223,11 @@ def shape_of(key: str) -> str | None:
     return None
 
 
+def _a(name: str) -> str:
+    """ "an OpenAI", "an Anthropic", "a DeepSeek"."""
+    return f"{'an' if name[:1].upper() in 'AEIOU' else 'a'} {name}"
+
+
 def check_key_format(provider: Provider, raw: str | None) -> tuple[str, str | None]:
     """Clean a pasted key: (key, None) when it looks right, else ("", a specific message)."""
     key = (raw or "").strip()  # copy-paste often brings a space or newline along
@@ -243,9 +248,9 @@ def check_key_format(provider: Provider, raw: str | None) -> tuple[str, str | No
     shape = shape_of(key)
     if shape and shape != provider.id and not (provider.id == "deepseek" and shape == "openai"):
         other = CATALOG[shape].label
-        return "", f"That looks like a {other} key, not a {label} key. Add it under {other} instead."
+        return "", f"That looks like {_a(other)} key, not {_a(label)} key. Add it under {other} instead."
     if not provider.key_pattern.match(key):
-        return "", f"That does not look like a {label} key ({provider.key_example})."
+        return "", f"That does not look like {_a(label)} key ({provider.key_example})."
     return key, None
 
 

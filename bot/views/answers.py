@@ -14,6 +14,7 @@ from slack_sdk.models.views import View
 
 from bot.llm.calls import Attempt
 from bot.llm.pricing import format_usd
+from bot.llm.providers import CATALOG
 from bot.views import serialise
 
 MARKDOWN_LIMIT = 12_000  # a markdown block, and one chat.appendStream call
@@ -114,11 +115,15 @@ def nothing_left_text(failures: list[Attempt], excluded: list[tuple[str, str]]) 
         seen.add(attempt.provider)
         lines.append(f"• *{attempt.label}* {attempt.detail}.")
     for what, reason in excluded:
-        lines.append(f"• {what}: {reason}.")
+        # Routing names providers by id and models by litellm name: show people the provider's name.
+        name = CATALOG[what].label if what in CATALOG else what
+        lines.append(f"• *{name}*: {reason}.")
     advice = []
     if any(a.outcome == "auth_failed" for a in failures):
         advice.append("replace the rejected key with `/atom keys`")
-    if any(a.outcome in ("rate_limited", "server_error", "timeout", "unreachable") for a in failures):
+    if any(a.outcome in ("rate_limited", "server_error", "timeout", "unreachable") for a in failures) or any(
+        "cooling down" in reason for _, reason in excluded
+    ):
         advice.append("try again in a minute")
     if not advice:
         advice.append("add a key for another provider with `/atom keys`")

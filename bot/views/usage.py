@@ -36,7 +36,7 @@ SETTINGS = "settings"
 def usage_blocks(summary: MonthSummary) -> list:
     blocks: list = [HeaderBlock(text="Usage this month")]
     lines = [
-        f"*{summary.requests}* answers · spent *{format_usd(summary.spend)}* · saved *{format_usd(summary.saving)}* "
+        f"*{summary.requests}* answer{'' if summary.requests == 1 else 's'} · spent *{format_usd(summary.spend)}* · saved *{format_usd(summary.saving)}* "
         "compared with always using the premium model"
     ]
     if summary.budget is not None:
