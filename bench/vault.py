@@ -9,10 +9,10 @@ What it measures
 
     * save — `vault.save(person, "openai", Secret(key), {}, scope="personal", check=None)`.
       The person's user id is drawn at random from `--users` people of one workspace, so the
-      first save for a person inserts and later ones replace (both are reported). Besides the
-      credential upsert (its own transaction: SELECT … then INSERT or UPDATE, commit), every save
-      writes one audit row (`key_added` / `key_replaced`) in a second transaction: the figures
-      include it, and the audit row count is checked and printed.
+      first save for a person inserts and later ones replace (both are reported). A save is one
+      transaction: `INSERT … ON CONFLICT DO UPDATE … RETURNING id` for the credential and one
+      audit row (`key_added` / `key_replaced`), then commit; the audit row count is checked and
+      printed.
     * load — `vault.load(person, "openai", "personal")` for a random person who has a key: one
       SELECT by owner and provider, then a Fernet decrypt.
     * encrypt / decrypt — bare `Crypto.encrypt` and `Crypto.decrypt` of the same key, in the same

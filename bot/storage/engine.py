@@ -24,6 +24,19 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _reset_sqlite(dbapi_connection, _record, reset_state) -> None:
+    """Roll back a connection going back to the pool only when SQLite says a transaction is open.
+
+    The default reset-on-return always rolls back, and with aiosqlite every rollback is a hop to
+    the connection's thread and back, even right after a commit or a plain read (which leave no
+    transaction behind in sqlite3's default mode). SQLAlchemy's documented custom reset scheme
+    (`pool_reset_on_return=None` plus this `reset` hook) keeps the guarantee and drops the hop."""
+    if reset_state.terminate_only:
+        return
+    if dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
+
+
 def create_engine(database_url: str) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         path = sqlite_path(database_url)
@@ -31,9 +44,15 @@ def create_engine(database_url: str) -> AsyncEngine:
             path.parent.mkdir(parents=True, exist_ok=True)
         # SQLite has one writer; busy_timeout makes the others wait their turn rather than fail.
         engine = create_async_engine(
-            database_url, connect_args={"timeout": 30}, pool_size=10, max_overflow=20, pool_timeout=60
+            database_url,
+            connect_args={"timeout": 30},
+            pool_size=10,
+            max_overflow=20,
+            pool_timeout=60,
+            pool_reset_on_return=None,
         )
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        event.listen(engine.sync_engine, "reset", _reset_sqlite)
         return engine
     return create_async_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
