@@ -133,7 +133,7 @@ class ConversationService:
         record_id = self.usage.new_id()
         if not result.answered:
             await reply.post(nothing_left_text(result.failures, plan.excluded))
-            await self._store(ask, key, record_id, plan, result, baseline=0.0)
+            self._store(ask, key, record_id, plan, result, baseline=0.0)
             return result
         baseline = baseline_cost(result.prompt_tokens, result.completion_tokens, at=utcnow())
         footer = footer_blocks(
@@ -145,22 +145,22 @@ class ConversationService:
             cut_off=result.cut_off,
             share=ask.surface == "command",
         )
-        # Stored before the footer's buttons appear, so "Share" or "Why?" can never find nothing.
-        await self._store(ask, key, record_id, plan, result, baseline)
+        # Queued before the footer's buttons appear; their handlers flush the queue before reading,
+        # so "Share" or "Why?" can never find nothing.
+        self._store(ask, key, record_id, plan, result, baseline)
         await reply.finish(footer, result.text)  # always: a stream is never left open
         return result
 
-    async def _store(
-        self, ask: Ask, key: str, record_id: str, plan, result: CallResult, baseline: float
-    ) -> None:
-        """Memory and usage. A storage failure costs the record, never the answer already given."""
+    def _store(self, ask: Ask, key: str, record_id: str, plan, result: CallResult, baseline: float) -> None:
+        """Memory and usage, queued together and written in a batch moments later (bot/pending.py).
+        A storage failure costs the record, never the answer already given."""
         try:
             answer_id = (
-                await self.memory.remember(ask.person, key, ask.text.strip(), result.text)
+                self.memory.remember(ask.person, key, ask.text.strip(), result.text)
                 if result.answered
                 else None
             )
-            await self._record(ask, record_id, plan, result, answer_id, baseline)
+            self._record(ask, record_id, plan, result, answer_id, baseline)
         except Exception:
             log.exception("could not store an answer's memory or usage record")
 
@@ -200,11 +200,11 @@ class ConversationService:
             person, credential.provider, credential.scope, f"{label} rejected the key during an answer."
         )
 
-    async def _record(
+    def _record(
         self, ask: Ask, record_id: str, plan, result: CallResult, answer_id, baseline: float = 0.0
     ) -> None:
         model = result.model
-        await self.usage.record(
+        self.usage.record(
             ask.person,
             record_id,
             surface=ask.surface,

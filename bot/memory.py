@@ -11,6 +11,7 @@ import uuid
 from datetime import timedelta
 
 from bot.identity import Person
+from bot.pending import PendingWrites
 from bot.storage.encryption import Crypto, UndecryptableSecret
 from bot.storage.models import utcnow
 from bot.storage.repositories import Turns
@@ -23,12 +24,21 @@ def thread_key(channel: str, thread_ts: str | None) -> str:
 
 
 class ConversationMemory:
-    def __init__(self, sessions, crypto: Crypto, retention_days: int = DEFAULT_RETENTION_DAYS):
+    def __init__(
+        self,
+        sessions,
+        crypto: Crypto,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        pending: PendingWrites | None = None,
+    ):
         self._turns = Turns(sessions)
         self._crypto = crypto
         self.retention = timedelta(days=retention_days)
+        # New turns are written in batches; every read below flushes first (see bot/pending.py).
+        self.pending = pending or PendingWrites(sessions)
 
     async def history(self, person: Person, key: str, limit: int = 60) -> list[dict[str, str]]:
+        await self.pending.flush()
         messages = []
         for turn in await self._turns.thread(person.enterprise_id, person.team_id, key, limit):
             try:
@@ -37,8 +47,8 @@ class ConversationMemory:
                 continue  # a lost turn shortens the memory; it must not stop the answer
         return messages
 
-    async def remember(self, person: Person, key: str, question: str, answer: str) -> str:
-        """Store one exchange; returns the id of the answer's turn."""
+    def remember(self, person: Person, key: str, question: str, answer: str) -> str:
+        """Queue one exchange for storing (encrypted now); returns the id of the answer's turn."""
         now = utcnow()
         answer_id = str(uuid.uuid4())
         common = {
@@ -47,8 +57,8 @@ class ConversationMemory:
             "user_id": person.user_id,
             "thread_key": key,
         }
-        await self._turns.add(
-            [
+        self.pending.add(
+            turns=[
                 {
                     **common,
                     "id": str(uuid.uuid4()),
@@ -69,6 +79,7 @@ class ConversationMemory:
 
     async def answer_for(self, person: Person, turn_id: str) -> str | None:
         """An answer's text, only for the person it was given to."""
+        await self.pending.flush()
         turn = await self._turns.get(turn_id)
         if turn is None or (turn.enterprise_id, turn.team_id, turn.user_id) != (
             person.enterprise_id,
@@ -82,10 +93,13 @@ class ConversationMemory:
             return None
 
     async def knows_thread(self, person: Person, key: str) -> bool:
+        await self.pending.flush()
         return await self._turns.thread_known(person.enterprise_id, person.team_id, key)
 
     async def forget(self, person: Person) -> int:
+        await self.pending.flush()  # a queued turn must not come back after the forgetting
         return await self._turns.delete_for_user(person.enterprise_id, person.team_id, person.user_id)
 
     async def purge_expired(self, now=None) -> int:
+        await self.pending.flush()
         return await self._turns.purge_older_than((now or utcnow()) - self.retention)

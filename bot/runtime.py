@@ -20,6 +20,7 @@ from bot.inflight import InFlight
 from bot.llm.calls import Cooldowns
 from bot.memory import ConversationMemory
 from bot.metrics import Metrics
+from bot.pending import PendingWrites
 from bot.slack_client import build_client
 from bot.storage import migrate
 from bot.storage.encryption import Crypto
@@ -47,6 +48,7 @@ class Runtime:
     cooldowns: Cooldowns = field(default_factory=Cooldowns)
     memory: ConversationMemory | None = None
     usage: UsageService | None = None
+    pending: PendingWrites | None = None
     scheduler_running: bool = False
 
     def __post_init__(self) -> None:
@@ -55,8 +57,9 @@ class Runtime:
         self.event_claims = EventClaims(self.sessions)
         self.crypto = Crypto(self.settings.encryption_keys)
         self.vault = KeyVault(self.sessions, self.crypto)
-        self.memory = ConversationMemory(self.sessions, self.crypto, self.settings.history_days)
-        self.usage = UsageService(self.sessions)
+        self.pending = PendingWrites(self.sessions)  # answers' turns and usage, written in batches
+        self.memory = ConversationMemory(self.sessions, self.crypto, self.settings.history_days, self.pending)
+        self.usage = UsageService(self.sessions, self.pending)
 
     @classmethod
     async def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:
@@ -75,6 +78,7 @@ class Runtime:
         return runtime
 
     async def close(self) -> None:
+        await self.pending.close()  # before the engine goes: what answers left behind is written
         if self.client.session is not None:
             await self.client.session.close()
         await self.engine.dispose()

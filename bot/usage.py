@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 from bot.identity import Person
 from bot.llm.pricing import format_usd
+from bot.pending import PendingWrites
+from bot.readcache import ReadCache
 from bot.storage.models import utcnow
 from bot.storage.repositories import PersonSettingsStore, UsageLog, WorkspaceBudgets
 
@@ -48,30 +50,51 @@ class Preferences:
 
 
 class UsageService:
-    def __init__(self, sessions):
+    def __init__(self, sessions, pending: PendingWrites | None = None):
         self.log = UsageLog(sessions)
         self._prefs = PersonSettingsStore(sessions)
         self._budgets = WorkspaceBudgets(sessions)
+        # Records are written in batches; every read of them flushes first (see bot/pending.py).
+        self.pending = pending or PendingWrites(sessions)
+        # Preferences and the workspace budget, read before every answer; cleared by every change
+        # below (see bot/readcache.py).
+        self._settings: ReadCache = ReadCache()
 
     @staticmethod
     def new_id() -> str:
         return str(uuid.uuid4())
 
-    async def record(self, person: Person, record_id: str, **values) -> None:
-        await self.log.add(
-            {
-                "id": record_id,
-                "enterprise_id": person.enterprise_id,
-                "team_id": person.team_id,
-                "user_id": person.user_id,
-                "created_at": utcnow(),
-                **values,
-            }
+    def record(self, person: Person, record_id: str, **values) -> None:
+        """Queue one usage record (after the turns it may point at); written soon."""
+        self.pending.add(
+            usage=[
+                {
+                    "id": record_id,
+                    "enterprise_id": person.enterprise_id,
+                    "team_id": person.team_id,
+                    "user_id": person.user_id,
+                    "created_at": utcnow(),
+                    **values,
+                }
+            ]
+        )
+
+    async def get(self, record_id: str):
+        """One usage record by id (callers check whose it is)."""
+        await self.pending.flush()
+        return await self.log.get(record_id)
+
+    async def set_feedback(self, person: Person, record_id: str, feedback: str) -> bool:
+        """Only the person the answer was for can rate it."""
+        await self.pending.flush()
+        return await self.log.set_feedback(
+            record_id, person.enterprise_id, person.team_id, person.user_id, feedback
         )
 
     async def month(self, person: Person, now: datetime | None = None) -> MonthSummary:
         since = month_start(now)
         summary = MonthSummary()
+        await self.pending.flush()
         for record in await self.log.since(person.enterprise_id, person.team_id, since, person.user_id):
             if record.outcome == "failed":
                 continue
@@ -91,11 +114,10 @@ class UsageService:
     async def gate(self, person: Person, now: datetime | None = None) -> tuple[Preferences, str | None]:
         """The person's preferences, and why Atom must not call now (a budget is used up) or None.
         Spend is summed only when a budget is set: most people have none."""
-        row, workspace_budget = await self._prefs.get_with_workspace_budget(
-            person.enterprise_id, person.team_id, person.user_id
-        )
-        prefs = self._to_preferences(row)
+        prefs, workspace_budget = await self._settings.get(person, lambda: self._read_settings(person))
         since = month_start(now)
+        if prefs.monthly_budget is not None or workspace_budget is not None:
+            await self.pending.flush()  # spend includes the answers just given
         if prefs.monthly_budget is not None:
             spent = await self.log.spent_since(person.enterprise_id, person.team_id, since, person.user_id)
             if spent >= prefs.monthly_budget:
@@ -112,6 +134,12 @@ class UsageService:
                 )
         return prefs, None
 
+    async def _read_settings(self, person: Person) -> tuple[Preferences, float | None]:
+        row, workspace_budget = await self._prefs.get_with_workspace_budget(
+            person.enterprise_id, person.team_id, person.user_id
+        )
+        return self._to_preferences(row), workspace_budget
+
     @staticmethod
     def _to_preferences(row) -> Preferences:
         if row is None:
@@ -126,17 +154,23 @@ class UsageService:
         )
 
     async def save_preferences(self, person: Person, prefs: Preferences) -> None:
-        await self._prefs.put(
-            person.enterprise_id,
-            person.team_id,
-            person.user_id,
-            mode=prefs.mode,
-            overrides=prefs.overrides,
-            monthly_budget_usd=prefs.monthly_budget,
-        )
+        try:
+            await self._prefs.put(
+                person.enterprise_id,
+                person.team_id,
+                person.user_id,
+                mode=prefs.mode,
+                overrides=prefs.overrides,
+                monthly_budget_usd=prefs.monthly_budget,
+            )
+        finally:
+            self._settings.clear()
 
     async def workspace_budget(self, person: Person) -> float | None:
         return await self._budgets.get(person.enterprise_id, person.team_id)
 
     async def set_workspace_budget(self, person: Person, budget: float | None) -> None:
-        await self._budgets.set(person.enterprise_id, person.team_id, budget)
+        try:
+            await self._budgets.set(person.enterprise_id, person.team_id, budget)
+        finally:
+            self._settings.clear()

@@ -16,6 +16,7 @@ from bot.identity import Person
 from bot.llm.credentials import Credential
 from bot.llm.keycheck import KeyCheck
 from bot.llm.providers import CATALOG, Provider
+from bot.readcache import ReadCache
 from bot.storage.encryption import CANARY_PLAINTEXT, Crypto, Secret, UndecryptableSecret
 from bot.storage.repositories import AuditLog, Credentials, MetaValues, WorkspacePolicies
 from bot.storage.rotation import RotationReport, rotate_all
@@ -92,6 +93,12 @@ class KeyVault:
         self.policies = WorkspacePolicies(sessions)
         self.audit = AuditLog(sessions)
         self._meta = MetaValues(sessions)
+        # Encrypted rows and blocks per person, read before every answer; cleared by every change
+        # below (see bot/readcache.py).
+        self._cache: ReadCache = ReadCache()
+
+    def _changed(self) -> None:
+        self._cache.clear()
 
     def __repr__(self) -> str:
         return "KeyVault()"
@@ -99,8 +106,14 @@ class KeyVault:
     # ------------------------------------------------------------------ reading
 
     async def _rows_and_states(self, person: Person):
+        """The person's and workspace's key rows (encrypted) by (provider, scope), and each
+        provider's state for them; cached per person until something changes."""
+        owner = _owner(person, PERSONAL)
+        return await self._cache.get(owner, lambda: self._read_rows_and_states(owner))
+
+    async def _read_rows_and_states(self, owner: tuple[str, str, str]):
         """One read of the person's and workspace's keys plus the workspace's blocks."""
-        rows, blocked = await self._rows.for_person_and_workspace(*_owner(person, PERSONAL))
+        rows, blocked = await self._rows.for_person_and_workspace(*owner)
         by_key = {(row.provider, PERSONAL if row.user_id else WORKSPACE): row for row in rows}
         states = []
         for provider in CATALOG.values():
@@ -122,10 +135,10 @@ class KeyVault:
                     )
                 )
             states.append(ProviderState(provider, infos[PERSONAL], infos[WORKSPACE], provider.id in blocked))
-        return by_key, states
+        return by_key, tuple(states)
 
     async def states(self, person: Person) -> list[ProviderState]:
-        return (await self._rows_and_states(person))[1]
+        return list((await self._rows_and_states(person))[1])
 
     async def load(self, person: Person, provider_id: str, scope: str) -> Credential:
         """Decrypt one key for a call. A token that no longer decrypts is marked for re-entry."""
@@ -135,9 +148,7 @@ class KeyVault:
         try:
             plaintext = self._crypto.decrypt(row.secret)
         except UndecryptableSecret:
-            await self._rows.set_status(
-                row.id, NEEDS_REENTRY, "Stored key cannot be decrypted: please add it again."
-            )
+            await self._mark_for_reentry(row.id)
             raise KeyNeedsReentry(provider_id) from None
         return Credential(
             provider=provider_id, secret=Secret(plaintext), settings=dict(row.settings or {}), scope=scope
@@ -155,9 +166,7 @@ class KeyVault:
             try:
                 secret = Secret(self._crypto.decrypt(row.secret))
             except UndecryptableSecret:
-                await self._rows.set_status(
-                    row.id, NEEDS_REENTRY, "Stored key cannot be decrypted: please add it again."
-                )
+                await self._mark_for_reentry(row.id)
                 continue
             credentials.append(Credential(state.provider.id, secret, dict(row.settings or {}), info.scope))
         return credentials
@@ -185,19 +194,24 @@ class KeyVault:
                 rows.append(self._audit_row(person, action, provider_id, scope, check.message))
             return rows
 
-        return await self._rows.upsert(
-            enterprise_id=person.enterprise_id,
-            team_id=person.team_id,
-            user_id=_owner(person, scope)[2],
-            provider=provider_id,
-            secret=self._crypto.encrypt(key.reveal()),
-            settings=settings,
-            hint=key.hint,
-            status=check.saved_status if check else "unchecked",
-            status_detail=check.message if check else "Saved without a check (ATOM_VALIDATE_KEYS is off).",
-            checked=check is not None,
-            audit_for=audit_for,
-        )
+        try:
+            return await self._rows.upsert(
+                enterprise_id=person.enterprise_id,
+                team_id=person.team_id,
+                user_id=_owner(person, scope)[2],
+                provider=provider_id,
+                secret=self._crypto.encrypt(key.reveal()),
+                settings=settings,
+                hint=key.hint,
+                status=check.saved_status if check else "unchecked",
+                status_detail=check.message
+                if check
+                else "Saved without a check (ATOM_VALIDATE_KEYS is off).",
+                checked=check is not None,
+                audit_for=audit_for,
+            )
+        finally:
+            self._changed()
 
     @staticmethod
     def _audit_row(person: Person, action: str, provider: str, scope: str, detail: str = "") -> dict:
@@ -213,7 +227,10 @@ class KeyVault:
         row = await self._rows.get(*_owner(person, scope), provider_id)
         if row is None:
             return
-        await self._rows.set_status(row.id, check.saved_status, check.message)
+        try:
+            await self._rows.set_status(row.id, check.saved_status, check.message)
+        finally:
+            self._changed()
         await self.record_audit(
             person, "key_validated" if check.ok else "key_failed", provider_id, scope, check.message
         )
@@ -223,13 +240,21 @@ class KeyVault:
         await self.record_check(person, provider_id, scope, KeyCheck("invalid", message))
 
     async def remove(self, person: Person, provider_id: str, scope: str) -> bool:
-        removed = await self._rows.delete(*_owner(person, scope), provider_id)
+        try:
+            removed = await self._rows.delete(*_owner(person, scope), provider_id)
+        finally:
+            self._changed()
         if removed:
             await self.record_audit(person, "key_removed", provider_id, scope)
         return removed
 
     async def set_blocked(self, admin: Person, provider_id: str, blocked: bool) -> bool:
-        changed = await self.policies.set_blocked(admin.enterprise_id, admin.team_id, provider_id, blocked)
+        try:
+            changed = await self.policies.set_blocked(
+                admin.enterprise_id, admin.team_id, provider_id, blocked
+            )
+        finally:
+            self._changed()
         if changed:
             await self.record_audit(
                 admin, "provider_blocked" if blocked else "provider_unblocked", provider_id, WORKSPACE
@@ -267,9 +292,7 @@ class KeyVault:
         if canary is None:
             await self._meta.put(CANARY, self._crypto.encrypt(CANARY_PLAINTEXT))
         for credential_id in bad:
-            await self._rows.set_status(
-                credential_id, NEEDS_REENTRY, "Stored key cannot be decrypted: please add it again."
-            )
+            await self._mark_for_reentry(credential_id)
         if bad:
             log.warning("%d stored key(s) could not be decrypted and were marked for re-entry", len(bad))
         return len(bad)
@@ -281,10 +304,21 @@ class KeyVault:
         if canary is not None and not self._decrypts(canary):
             # Wrong keys: rotating now would bury the old key's secrets under a fresh canary.
             raise EncryptionKeyMismatch(sum(not self._decrypts(t) for _, t in tokens), len(tokens))
-        report = await rotate_all(self._sessions, self._crypto)
+        try:
+            report = await rotate_all(self._sessions, self._crypto)
+        finally:
+            self._changed()
         if canary is None:
             await self._meta.put(CANARY, self._crypto.encrypt(CANARY_PLAINTEXT))
         return report
+
+    async def _mark_for_reentry(self, credential_id: str) -> None:
+        try:
+            await self._rows.set_status(
+                credential_id, NEEDS_REENTRY, "Stored key cannot be decrypted: please add it again."
+            )
+        finally:
+            self._changed()
 
     def _decrypts(self, token: str) -> bool:
         try:

@@ -151,11 +151,16 @@ async def test_forget_deletes_history_and_retention_purges_old_turns(atom_sqlite
 async def test_history_is_encrypted_at_rest(atom_sqlite):
     from pathlib import Path
 
+    from bot.identity import Person
+
     await give_keys(atom_sqlite, "openai")
     atom_sqlite.providers.reply["openai"] = "The launch code word is PELICAN-ANSWER."
     await atom_sqlite.client.event(payloads.message_im_event("My secret plan is PELICAN-QUESTION", thread_ts=THREAD))
     await atom_sqlite.slack.wait_for("chat.stopStream", timeout=15)
     await settle(atom_sqlite)
+    assert await atom_sqlite.runtime.pending.flush()  # the turns are on disk, not still queued
+    history = await atom_sqlite.runtime.memory.history(Person("", "T1", "U1"), f"D1:{THREAD}")
+    assert "PELICAN-ANSWER" in history[-1]["content"]
     db = Path(str(atom_sqlite.runtime.engine.url.database))
     raw = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
     assert b"PELICAN" not in raw

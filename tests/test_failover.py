@@ -39,6 +39,7 @@ async def finished(atom, count=1):
 
 
 async def usage_records(atom):
+    await atom.runtime.pending.flush()  # answers' records are written in batches (bot/pending.py)
     async with atom.runtime.sessions() as session:
         return list((await session.execute(select(UsageRecord).order_by(UsageRecord.created_at))).scalars())
 

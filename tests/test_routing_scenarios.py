@@ -24,6 +24,7 @@ async def ask(atom, text, user="U1"):
 
 
 async def records(atom):
+    await atom.runtime.pending.flush()  # answers' records are written in batches (bot/pending.py)
     async with atom.runtime.sessions() as session:
         return list((await session.execute(select(UsageRecord).order_by(UsageRecord.created_at))).scalars())
 

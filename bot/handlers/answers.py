@@ -155,7 +155,7 @@ def register(
 
     async def own_record(body, context):
         record_id = str(((body.get("actions") or [{}])[0]).get("value") or "")
-        record = await usage.log.get(record_id) if record_id else None
+        record = await usage.get(record_id) if record_id else None
         person = Person.from_context(context)
         if record is None or (record.enterprise_id, record.team_id, record.user_id) != (
             person.enterprise_id,
@@ -174,7 +174,7 @@ def register(
                 view=message_modal("Atom", "Only the person who asked can rate this answer."),
             )
             return
-        await usage.log.set_feedback(record.id, person.enterprise_id, person.team_id, person.user_id, value)
+        await usage.set_feedback(person, record.id, value)
 
     @surface.action("feedback_good")
     async def on_good(ack, body, context, client):

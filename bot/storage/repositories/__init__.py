@@ -1,6 +1,6 @@
 """Repositories: the only code that speaks SQL. Services get plain values back."""
 
-from bot.storage.repositories.conversations import PersonSettingsStore, Turns, UsageLog
+from bot.storage.repositories.conversations import AnswerRecords, PersonSettingsStore, Turns, UsageLog
 from bot.storage.repositories.events import EventClaims
 from bot.storage.repositories.keys import (
     AuditLog,
@@ -11,6 +11,7 @@ from bot.storage.repositories.keys import (
 )
 
 __all__ = [
+    "AnswerRecords",
     "AuditLog",
     "Credentials",
     "EventClaims",

@@ -16,15 +16,25 @@ from bot.storage.models import (
 )
 
 
+class AnswerRecords:
+    """What answers leave behind, written in batches (see bot/pending.py): turns, then usage."""
+
+    def __init__(self, sessions: async_sessionmaker):
+        self._sessions = sessions
+
+    async def add(self, turns: list[dict], usage: list[dict]) -> None:
+        async with self._sessions.kw["bind"].begin() as conn:
+            if turns:
+                await conn.execute(insert(ConversationTurn.__table__), turns)
+            if usage:
+                await conn.execute(insert(UsageRecord.__table__), usage)
+
+
 class Turns:
     """Rows of conversation_turns (content already encrypted by the caller)."""
 
     def __init__(self, sessions: async_sessionmaker):
         self._sessions = sessions
-
-    async def add(self, turns: list[dict]) -> None:
-        async with self._sessions.kw["bind"].begin() as conn:  # Core: written after every answer
-            await conn.execute(insert(ConversationTurn.__table__), turns)
 
     async def thread(
         self, enterprise_id: str, team_id: str, thread_key: str, limit: int = 200
@@ -82,10 +92,6 @@ class Turns:
 class UsageLog:
     def __init__(self, sessions: async_sessionmaker):
         self._sessions = sessions
-
-    async def add(self, record: dict) -> None:
-        async with self._sessions.kw["bind"].begin() as conn:  # Core: written after every answer
-            await conn.execute(insert(UsageRecord.__table__), [record])
 
     async def get(self, record_id: str) -> UsageRecord | None:
         async with self._sessions() as session:
