@@ -2,22 +2,28 @@
 
 What it measures
     N signed `message.im` events per target (real Events API bodies from `tests.fakes.payloads`,
-    each with a unique event_id and its own DM channel, signed with Slack's v0 scheme like
-    `tests.fakes.signing`) are POSTed to `/slack/events` at a fixed rate. Sends are scheduled at
-    fixed times (open loop): a slow response never delays the next send. Latency is the time from
+    each with a unique event_id and its own DM channel, from `--people` senders in turn, signed
+    with Slack's v0 scheme like `tests.fakes.signing`) are POSTed to `/slack/events` at a fixed
+    rate. Sends are scheduled at fixed times (open loop): a slow response never delays the next
+    send. Latency is the time from
     just before the POST to the complete HTTP response. Two targets:
 
     * bare - a slack-bolt `AsyncApp` whose only listener acks the `message` event and does
       nothing else, served by `app.web_app(path="/slack/events")` on its own aiohttp runner.
       This is the floor: Bolt's signature check, parsing and dispatch, plus aiohttp.
-    * atom - the real `AtomServer`, started as tests/conftest.py's AtomHarness does, on a
-      temporary SQLite database. Its work after the ack (claiming the event id, looking up the
-      person's keys, answering with `chat.postMessage`) runs on the same event loop and competes
-      with later acks, as in production. The fake Slack that answers those calls also runs on
-      this loop, so its cost is counted in Atom's figures (bare calls nothing).
+    * atom - the real Atom (`python -m bot run --http`) on a temporary SQLite database. Its work
+      after the ack (claiming the event id, looking up the person's keys, answering with
+      `chat.postMessage`) runs on the same event loop and competes with later acks, as in
+      production.
 
-    Both servers and the fake Slack share one event loop and the same fake Slack base URL and
-    signing secret. Both are warmed up first (Bolt's lazy `auth.test`, SQLite connections,
+    With the default 97 people, after each person's first event their keys come from Atom's
+    per-person read cache (bot/readcache.py); `--people` at least `--events` makes every lookup a
+    database read.
+
+    By default each server runs in a process of its own, and the fake Slack (which answers
+    Atom's calls) in another; `--in-process` runs both servers on the bench's own loop beside the
+    fake Slack instead, whose cost then counts in Atom's figures. Both use the same fake Slack
+    base URL and signing secret. Both are warmed up first (Bolt's lazy `auth.test`, SQLite connections,
     first-call imports). Only one target is under load at any time: the events are sent in
     `--rounds` segments alternating bare/atom (ABBA order, so drift and noise from other
     processes hit both alike), and Atom's replies are drained before the other target's segment.
@@ -149,8 +155,12 @@ class RunResult:
         }
 
 
-def prepare(count: int, tag: str, first: int = 0) -> list[Prepared]:
-    """Signed `message.im` event_callback bodies, one DM channel and event_id per event.
+PEOPLE = 97  # distinct senders, cycled (--people)
+
+
+def prepare(count: int, tag: str, first: int = 0, people: int = PEOPLE) -> list[Prepared]:
+    """Signed `message.im` event_callback bodies, one DM channel and event_id per event, from
+    `people` distinct senders in turn.
 
     Signed with the current time, which Bolt accepts for 5 minutes: sign just before sending.
     """
@@ -158,7 +168,7 @@ def prepare(count: int, tag: str, first: int = 0) -> list[Prepared]:
     out = []
     for i in range(first, first + count):
         channel = f"D{tag}{i:07d}"
-        event = message_im_event(f"benchmark message {i}", user=f"U{tag}{i % 97:03d}", channel=channel)
+        event = message_im_event(f"benchmark message {i}", user=f"U{tag}{i % people:07d}", channel=channel)
         body = json.dumps(
             event_callback(event, event_id=next_id(f"Ev{tag}"), event_time=int(timestamp))
         ).encode()
@@ -426,6 +436,7 @@ async def bench(args: argparse.Namespace) -> dict:
     report: dict = {
         "events": args.events,
         "rate": args.rate,
+        "people": args.people,
         "warmup": args.warmup,
         "rounds": args.rounds,
         "client": args.client,
@@ -494,7 +505,7 @@ async def bench(args: argparse.Namespace) -> dict:
             drain_s = 0.0
             for r, size in enumerate(segments(args.events, args.rounds)):
                 for name in TARGETS if r % 2 == 0 else reversed(TARGETS):
-                    chunk = prepare(size, tags[name], first=offsets[name])
+                    chunk = prepare(size, tags[name], first=offsets[name], people=args.people)
                     offsets[name] += size
                     if name == "atom":
                         atom_channels += [q.channel for q in chunk]
@@ -566,7 +577,7 @@ def print_report(r: dict) -> None:
         "process": "from a separate load-generator process (one ClientSession)",
     }[r["client"]]
     print(f"Ack latency: {r['events']} signed message.im events per target at {r['rate']:g}/s, open loop,")
-    print(f"sent {where},")
+    print(f"from {r['people']} distinct people in turn, sent {where},")
     print(
         f"in {r['rounds']} alternating segment(s) per target, after {r['warmup']} warm-up requests each "
         f"(1-min load average at start: {r['load_average']:.2f})."
@@ -624,6 +635,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--events", type=int, default=2000, help="events per target (default 2000)")
     parser.add_argument("--rate", type=float, default=200.0, help="events per second (default 200)")
+    parser.add_argument(
+        "--people",
+        type=int,
+        default=PEOPLE,
+        help=f"distinct senders, cycled (default {PEOPLE}); as many as --events: nobody is in Atom's read cache",
+    )
     parser.add_argument(
         "--warmup", type=int, default=20, help="sequential warm-up requests per target (default 20)"
     )
