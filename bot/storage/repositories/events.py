@@ -1,7 +1,8 @@
-"""Slack event claims (at-least-once delivery), and the dialect helper the others share."""
+"""Slack event claims (at-least-once delivery)."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
@@ -15,14 +16,12 @@ from bot.storage.models import (
 )
 
 
-def dialect_insert(session_or_connection):
-    """The dialect's INSERT (with ON CONFLICT support) for the session's or connection's database."""
-    dialect = (
-        session_or_connection.bind.dialect
-        if hasattr(session_or_connection, "bind")
-        else session_or_connection.dialect
-    )
-    return pg_insert if dialect.name == "postgresql" else sqlite_insert
+@functools.cache
+def _claim_statement(dialect_name: str):
+    """Built once per dialect and reused: this runs for every event, and building it cost more
+    than running it."""
+    insert = pg_insert if dialect_name == "postgresql" else sqlite_insert
+    return insert(EventClaim.__table__).on_conflict_do_nothing(index_elements=["event_id"])
 
 
 class EventClaims:
@@ -35,13 +34,10 @@ class EventClaims:
         """True the first time an event id is claimed, False for every redelivery."""
         # Core on a connection: this runs for every event, and the ORM session costs more than the write.
         async with self._sessions.kw["bind"].begin() as conn:
-            insert = dialect_insert(conn)
-            stmt = (
-                insert(EventClaim)
-                .values(event_id=event_id, team_id=team_id or "", claimed_at=utcnow())
-                .on_conflict_do_nothing(index_elements=["event_id"])
+            result = await conn.execute(
+                _claim_statement(conn.dialect.name),
+                {"event_id": event_id, "team_id": team_id or "", "claimed_at": utcnow()},
             )
-            result = await conn.execute(stmt)
             return result.rowcount == 1
 
     async def purge_older_than(self, age: timedelta, now: datetime | None = None) -> int:
