@@ -114,6 +114,8 @@ class ConversationService:
 
         key = thread_key(ask.channel, ask.thread_ts)
         history = await self.memory.history(person, key) if ask.use_history else []
+        if ask.use_history and not history and hasattr(reply, "new_thread"):
+            await reply.new_thread(text)
         plan = self.plan(prefs, text, history, credentials, self.cooldowns.active(person))
         if not plan.candidates:
             await reply.post(nothing_left_text([], plan.excluded))

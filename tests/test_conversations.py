@@ -85,6 +85,22 @@ async def test_assistant_thread_sets_status_and_title_then_streams(atom_sqlite):
     assert streamed_text(atom_sqlite.slack) == "Hello from gemini"
 
 
+async def test_assistant_thread_is_titled_once_and_never_with_a_pasted_key(atom_sqlite):
+    await give_keys(atom_sqlite, "openai")
+    pasted = f"here is my key {KEYS['anthropic']}"
+    await atom_sqlite.client.event(payloads.message_im_event(pasted, thread_ts="1700000200.000100"))
+    await atom_sqlite.slack.wait_for("chat.postMessage", timeout=15)  # the warning, nothing else
+    await settle(atom_sqlite)
+    assert atom_sqlite.slack.calls_to("assistant.threads.setTitle") == []
+    await atom_sqlite.client.event(payloads.message_im_event("First question", thread_ts=THREAD))
+    await atom_sqlite.slack.wait_for("chat.stopStream", timeout=15)
+    await settle(atom_sqlite)
+    await atom_sqlite.client.event(payloads.message_im_event("Second question", thread_ts=THREAD))
+    await atom_sqlite.slack.wait_for("chat.stopStream", count=2, timeout=15)
+    await settle(atom_sqlite)
+    assert [c.params["title"] for c in atom_sqlite.slack.calls_to("assistant.threads.setTitle")] == ["First question"]
+
+
 async def test_mention_then_follow_up_without_mention_and_quiet_elsewhere(atom_sqlite):
     await give_keys(atom_sqlite, "deepseek")
     mention = payloads.app_mention_event("<@UBOT> what is 2+2?", channel="C7")

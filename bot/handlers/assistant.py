@@ -10,8 +10,6 @@ from bot.conversations import Ask, ConversationService
 from bot.handlers.once import first_delivery
 from bot.handlers.replies import ThreadReply
 from bot.identity import Person
-from bot.llm.providers import find_pasted_key
-from bot.memory import thread_key
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -45,10 +43,8 @@ def register(surface, runtime: Runtime, conversations: ConversationService) -> N
         channel, thread_ts = payload["channel"], payload.get("thread_ts")
         text = payload.get("text") or ""
         async with runtime.inflight.hold():
-            first = not await conversations.memory.knows_thread(person, thread_key(channel, thread_ts))
-            if first and not find_pasted_key(text):  # a pasted key must not become a title
-                title = " ".join(text.split())[:TITLE_LIMIT] or "New chat"
-                await set_title(title)
+            # The thread is titled from its first question once the service has read the thread's
+            # memory anyway (a pasted key is refused before that, so it never becomes a title).
             reply = ThreadReply(
                 client,
                 channel,
@@ -56,6 +52,7 @@ def register(surface, runtime: Runtime, conversations: ConversationService) -> N
                 team_id=person.team_id,
                 user_id=person.user_id,
                 set_status=set_status,
+                set_title=lambda question: set_title(" ".join(question.split())[:TITLE_LIMIT] or "New chat"),
             )
             await conversations.respond(Ask(person, text, channel, thread_ts, "assistant"), reply)
 

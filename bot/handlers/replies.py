@@ -36,6 +36,7 @@ class ThreadReply:
         team_id: str,
         user_id: str,
         set_status=None,
+        set_title=None,
         clock=time.monotonic,
     ):
         self.client = client
@@ -44,6 +45,7 @@ class ThreadReply:
         self.team_id = team_id
         self.user_id = user_id
         self._set_status = set_status
+        self._set_title = set_title
         self._clock = clock
         self._streaming = thread_ts is not None
         self._stream = None
@@ -70,6 +72,14 @@ class ThreadReply:
                 await self._set_status(text)
             except SlackApiError as exc:  # a status is a nicety; the answer matters
                 log.info("could not set status: %s", exc.response.get("error"))
+
+    async def new_thread(self, question: str) -> None:
+        """The first question of a thread Atom has no memory of (Assistant threads get a title)."""
+        if self._set_title is not None:
+            try:
+                await self._set_title(question)
+            except SlackApiError as exc:  # a title is a nicety too
+                log.info("could not set title: %s", exc.response.get("error"))
 
     async def append(self, delta: str) -> None:
         self._pending += delta
