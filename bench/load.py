@@ -55,7 +55,13 @@ How to read the output
     the defaults the run takes about 30 s + the wait (at most `--drain-timeout`, 60 s) + ~15 s
     of start-up; pass a larger `--drain-timeout` to see every reply through a long backlog.
 
-Run from the repo root: `python bench/load.py [--rate 200] [--duration 30] [--delay 2] [--json]`.
+With `--atom-process`, Atom runs as in production (`python -m bot run --http`, keys stored through
+    the vault before it starts) in a process of its own, and the fakes and the bookkeeping stay in
+    this one: the CPU figure is then Atom's alone (from /proc), the memory figure is the Atom
+    process's peak RSS (VmHWM), in-flight replies and acks come from its /metrics, and errors from
+    its log; loop lag, GC pauses and `--profile` are not available from outside.
+
+Run from the repo root: `python bench/load.py [--rate 200] [--duration 30] [--delay 2] [--atom-process] [--json]`.
 """
 
 from __future__ import annotations
@@ -94,9 +100,10 @@ from bench._harness import (  # noqa: E402
     rss_mb,
     signed_dm,
 )
-from bench.ack_latency import LoadGenerator, Prepared  # noqa: E402
+from bench.ack_latency import LoadGenerator, Prepared, ServerProcess, free_port  # noqa: E402
 from tests.fakes.payloads import next_ts  # noqa: E402
 from tests.fakes.providers import Behaviour, FakeProviders  # noqa: E402
+from tests.fakes.slack import FakeSlack  # noqa: E402
 
 ACK_P99_GOAL_MS = 100.0
 ANSWER = "Load test answer: every thread gets exactly one of these."
@@ -368,12 +375,261 @@ async def bench(args: argparse.Namespace) -> dict:
     return report
 
 
+class AtomProcess(ServerProcess):
+    """Atom as it runs in production (`python -m bot run --http`), its log kept in a file."""
+
+    def __init__(self, env: dict[str, str], port: int, log_path: Path):
+        super().__init__([sys.executable, "-m", "bot", "run", "--http"], env, port, str(REPO_ROOT))
+        self.log_path = log_path
+
+    async def start(self, timeout: float = 60.0) -> AtomProcess:
+        with open(self.log_path, "wb") as log_file:  # noqa: ASYNC230 - once, before the run
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.argv,
+                env={"PATH": os.environ["PATH"], **self.env},
+                cwd=self.cwd,
+                stdout=log_file,
+                stderr=log_file,
+            )
+        deadline = time.perf_counter() + timeout
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http:
+            while time.perf_counter() < deadline:
+                try:
+                    async with http.get(f"{self.url}/healthz") as r:
+                        if r.status == 200:
+                            return self
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise RuntimeError(f"Atom did not start within {timeout}s; see {self.log_path}")
+
+    def memory_mb(self) -> tuple[float, float]:
+        """(current RSS, peak RSS) of the Atom process, from /proc."""
+        fields = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            fields[name] = value.strip()
+        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+    def logged_errors(self) -> Counter:
+        counts: Counter = Counter()
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if " ERROR " in line or line.startswith("ERROR"):
+                counts[line.split(" ERROR ", 1)[-1][:80]] += 1
+        return counts
+
+
+async def store_keys(database_url: str, encryption_key: str, users: list[str]) -> None:
+    """Working OpenAI keys for `users`, stored through the vault before Atom starts."""
+    from bot.identity import Person
+    from bot.storage import migrate
+    from bot.storage.encryption import Crypto, Secret
+    from bot.storage.engine import create_engine, session_factory
+    from bot.vault import KeyVault
+    from tests.fakes.payloads import TEAM_ID
+    from tests.keyhelpers import OPENAI_KEY
+
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        vault = KeyVault(session_factory(engine), Crypto([encryption_key]))
+        for user in users:
+            await vault.save(
+                Person("", TEAM_ID, user), "openai", Secret(OPENAI_KEY), {}, scope="personal", check=None
+            )
+    finally:
+        await engine.dispose()
+
+
+async def bench_process(args: argparse.Namespace) -> dict:
+    """As `bench`, with Atom in a process of its own (the fakes and the sender stay out of its
+    event loop, its heap and its CPU figure); loop lag, GC pauses and the profile are not
+    available from outside, in-flight and acks come from its /metrics."""
+    import tempfile
+
+    from cryptography.fernet import Fernet
+
+    from tests.conftest import atom_env, provider_env
+
+    report: dict = {
+        "mode": "process",
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "delay_s": args.delay,
+        "users": args.users,
+        "client": args.client,
+        "quiet_s": args.quiet,
+        "gc_freeze": False,
+        "what_if_concurrency": 0,
+        "load_average_start": os.getloadavg()[0],
+    }
+    users = [f"U0LOAD{i:04d}" for i in range(args.users)]
+    events = int(args.rate * args.duration)
+    script_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="atom-load-") as tmp:
+        providers = FakeProviders(chunk_size=args.chunk_size)
+        providers.reply["openai"] = ANSWER
+        async with FakeSlack() as slack, providers, LoadGenerator(args.client, args.connections) as load:
+            database = f"sqlite+aiosqlite:///{Path(tmp) / 'atom.db'}"
+            key = Fernet.generate_key().decode()
+            await store_keys(database, key, users)
+            port = free_port()
+            env = atom_env(
+                slack.url,
+                database,
+                key,
+                **provider_env(providers),
+                ATOM_PORT=str(port),
+                ATOM_LLM_TIMEOUT=str(args.llm_timeout),
+                ATOM_LOG_LEVEL="WARNING",
+            )
+            atom = await AtomProcess(env, port, Path(tmp) / "atom.log").start()
+            try:
+                recorder = StreamRecorder(slack)
+                url = f"{atom.url}/slack/events"
+
+                async def in_flight() -> int:
+                    return int(await atom.metric("atom_inflight_work"))
+
+                async def wait_for(channels: list[str], timeout: float) -> str:
+                    loop = asyncio.get_running_loop()
+                    deadline = loop.time() + timeout
+                    last, changed = None, loop.time()
+                    while loop.time() < deadline:
+                        busy = await in_flight()
+                        if busy == 0 and all(recorder.stops.get(c) for c in channels):
+                            return "all"
+                        state = (busy, len(slack.calls), len(providers.requests))
+                        if state != last:
+                            last, changed = state, loop.time()
+                        elif busy == 0 and loop.time() - changed >= args.quiet:
+                            return "quiet"
+                        await asyncio.sleep(0.1)
+                    return "timeout"
+
+                warm = prepare(args.warmup, users, "W")
+                warm_statuses = await load.warm_up(url, warm, args.timeout)
+                warmed = await wait_for([q.channel for q in warm], 60.0)
+                report["warmup"] = {
+                    "events": args.warmup,
+                    "statuses": dict(warm_statuses),
+                    "all_answered": warmed == "all",
+                }
+                slack.reset()
+                providers.clear()
+                providers.fail_always("openai", Behaviour(delay=args.delay))
+                requests = prepare(events, users, "L")
+                channels = [q.channel for q in requests]
+                acks_before = await atom.metric("atom_slack_acks_total")
+                report["rss_before_mb"], _ = atom.memory_mb()
+                timeline: list[dict] = []
+
+                async def sample() -> None:
+                    start = time.perf_counter()
+                    while True:
+                        await asyncio.sleep(args.sample_every)
+                        timeline.append(
+                            {
+                                "t_s": round(time.perf_counter() - start, 1),
+                                "acked": await atom.metric("atom_slack_acks_total") - acks_before,
+                                "answered": sum(recorder.stops.values()),
+                                "in_flight": await in_flight(),
+                                "rss_mb": round(atom.memory_mb()[0], 1),
+                            }
+                        )
+
+                report["setup_s"] = time.perf_counter() - script_start
+                sampler = asyncio.create_task(sample())
+                atom_cpu, bench_cpu = atom.cpu_s(), time.process_time()
+                wall_start = time.perf_counter()
+                try:
+                    result = await load.run("atom", url, requests, args.rate, args.timeout)
+                    sending_done = time.perf_counter()
+                    drained = await wait_for(channels, args.drain_timeout)
+                    drain_done = time.perf_counter()
+                    await asyncio.sleep(1.0)  # late duplicate stops would show up here
+                finally:
+                    sampler.cancel()
+                    await asyncio.gather(sampler, return_exceptions=True)
+                atom_cpu = atom.cpu_s() - atom_cpu
+                bench_cpu = time.process_time() - bench_cpu
+                per_channel: dict[str, Counter] = {}
+                for call in slack.calls:
+                    per_channel.setdefault(call.params.get("channel") or "", Counter())[call.method] += 1
+                stops = [recorder.stops.get(c, 0) for c in channels]
+                missing = [c for c in channels if not recorder.stops.get(c)]
+                reached = Counter()
+                order = (
+                    "assistant.threads.setTitle",
+                    "assistant.threads.setStatus",
+                    "chat.startStream",
+                    "chat.appendStream",
+                )
+                for c in missing:
+                    seen = per_channel.get(c, Counter())
+                    posted = (
+                        "a chat.postMessage (Atom said it was busy or failed)"
+                        if seen["chat.postMessage"]
+                        else ""
+                    )
+                    reached[posted or next((m for m in reversed(order) if seen[m]), "nothing")] += 1
+                last_stop = recorder.last_stop or drain_done
+                report["ack"] = result.summary()
+                report["delivery"] = {
+                    "events": events,
+                    "drain": drained,
+                    "in_flight_at_end": await in_flight(),
+                    "exactly_one_stop": sum(1 for n in stops if n == 1),
+                    "missing": len(missing),
+                    "missing_last_slack_call": dict(reached),
+                    "duplicated": sum(1 for n in stops if n > 1),
+                    "with_post_message": sum(
+                        1 for c in channels if per_channel.get(c, Counter())["chat.postMessage"]
+                    ),
+                    "wrong_text": sum(
+                        1 for c in channels if recorder.stops.get(c) and recorder.text.get(c) != ANSWER
+                    ),
+                    "provider_requests": len(providers.requests_for("openai")),
+                    "send_s": sending_done - wall_start,
+                    "first_send_to_last_stop_s": last_stop - wall_start,
+                    "after_last_ack_to_drain_end_s": drain_done - sending_done,
+                    "answers_per_s": sum(1 for n in stops if n) / max(last_stop - wall_start, 1e-9),
+                    "slack_calls": dict(Counter(c.method for c in slack.calls)),
+                    "listener_errors": dict(atom.logged_errors().most_common(10)),
+                    "duplicate_events": await atom.metric("atom_duplicate_events_total"),
+                }
+                report["server_cpu_ms_per_event"] = atom_cpu * 1000 / events
+                report["bench_cpu_ms_per_event"] = bench_cpu * 1000 / events
+                report["rss_after_mb"], report["peak_rss_mb"] = atom.memory_mb()
+                report["timeline"] = timeline
+                teardown_start = time.perf_counter()
+            finally:
+                await atom.stop()
+    ok = report["delivery"]
+    report["goals"] = {
+        "ack_p99_within_100ms": report["ack"]["p99_ms"] <= ACK_P99_GOAL_MS,
+        "every_reply_exactly_once": ok["exactly_one_stop"] == events
+        and ok["with_post_message"] == 0
+        and ok["wrong_text"] == 0,
+    }
+    report["teardown_s"] = time.perf_counter() - teardown_start
+    report["load_average_end"] = os.getloadavg()[0]
+    return report
+
+
 def print_report(r: dict) -> None:
     yes = {True: "yes", False: "NO"}
-    sender = "a separate process" if r["client"] == "process" else "Atom's own event loop"
+    sender = "a separate process" if r["client"] == "process" else "the bench's own event loop"
     print(
         f"Load: {r['rate']:g} signed threaded DMs/s for {r['duration_s']:g} s (open loop, sent from {sender}), "
-        f"{r['users']} people, fake OpenAI answering each after {r['delay_s']:g} s."
+        f"{r['users']} people, fake OpenAI answering each after {r['delay_s']:g} s"
+        + (
+            ", Atom in its own process."
+            if r.get("mode") == "process"
+            else ", Atom on the bench's loop beside the fakes."
+        )
         + (" WHAT-IF: gc.freeze() after the warm-up." if r["gc_freeze"] else "")
         + (
             f" WHAT-IF: at most {r['what_if_concurrency']} replies at once, the rest queued."
@@ -424,37 +680,52 @@ def print_report(r: dict) -> None:
     )
     print(f"  provider requests {d['provider_requests']}; redeliveries skipped {d['duplicate_events']:.0f}")
     print(f"  Slack calls: {d['slack_calls']}")
-    lag = r["loop_lag_ms"]
     print()
-    print(
-        f"Event loop lag (10 ms timer): p50 {lag['p50']:.1f} ms, p99 {lag['p99']:.1f} ms, max {lag['max']:.1f} ms; "
-        f"server CPU {r['server_cpu_ms_per_event']:.2f} ms/event "
-        f"(x rate = {r['server_cpu_ms_per_event'] * r['rate'] / 1000:.2f} cores' worth)"
-    )
-    print(
-        f"Script: set-up (fakes, Atom, keys, sender process, warm-up) {r['setup_s']:.1f} s, "
-        f"shutdown {r['teardown_s']:.1f} s."
-    )
-    g = r["gc"]
-    print(
-        "Garbage collector pauses during the load: "
-        + ", ".join(
-            f"gen {k[-1]}: {v['count']} runs, {v['total_ms']:.0f} ms in all, max {v['max_ms']:.1f} ms"
-            for k, v in g.items()
+    if r.get("mode") == "process":
+        print(
+            f"Atom ran in a process of its own: its CPU {r['server_cpu_ms_per_event']:.2f} ms/event "
+            f"(x rate = {r['server_cpu_ms_per_event'] * r['rate'] / 1000:.2f} cores' worth; one process "
+            f"is GIL-bound to about 1), the fakes' and this script's {r['bench_cpu_ms_per_event']:.2f} ms/event."
         )
-    )
-    f = r["fakes_retained"]
-    print(
-        f"Memory: peak RSS {r['peak_rss_mb']:.0f} MB (ru_maxrss); RSS before load {r['rss_before_mb']:.0f} MB, "
-        f"after drain {r['rss_after_mb']:.0f} MB."
-    )
-    fakes_mb = f["slack_calls_mb"] + f["slack_transcript_mb"] + f["provider_requests_mb"]
-    print(
-        f"  The fakes share this process and keep everything: FakeSlack {f['slack_calls']} calls "
-        f"({f['slack_calls_mb']:.1f} MB) and a {f['slack_transcript_mb']:.1f} MB transcript, FakeProviders "
-        f"{f['provider_requests']} requests ({f['provider_requests_mb']:.1f} MB): about {fakes_mb:.0f} MB of the "
-        "growth is theirs (Python object sizes; allocator overhead comes on top)."
-    )
+        print(
+            f"Memory of the Atom process: peak RSS {r['peak_rss_mb']:.0f} MB (VmHWM); RSS before load "
+            f"{r['rss_before_mb']:.0f} MB, after drain {r['rss_after_mb']:.0f} MB."
+        )
+        print(
+            f"Script: set-up (fakes, keys, Atom process, sender process, warm-up) {r['setup_s']:.1f} s, "
+            f"shutdown {r['teardown_s']:.1f} s."
+        )
+    else:
+        lag = r["loop_lag_ms"]
+        print(
+            f"Event loop lag (10 ms timer): p50 {lag['p50']:.1f} ms, p99 {lag['p99']:.1f} ms, max {lag['max']:.1f} ms; "
+            f"server CPU {r['server_cpu_ms_per_event']:.2f} ms/event "
+            f"(x rate = {r['server_cpu_ms_per_event'] * r['rate'] / 1000:.2f} cores' worth)"
+        )
+        print(
+            f"Script: set-up (fakes, Atom, keys, sender process, warm-up) {r['setup_s']:.1f} s, "
+            f"shutdown {r['teardown_s']:.1f} s."
+        )
+        g = r["gc"]
+        print(
+            "Garbage collector pauses during the load: "
+            + ", ".join(
+                f"gen {k[-1]}: {v['count']} runs, {v['total_ms']:.0f} ms in all, max {v['max_ms']:.1f} ms"
+                for k, v in g.items()
+            )
+        )
+        f = r["fakes_retained"]
+        print(
+            f"Memory: peak RSS {r['peak_rss_mb']:.0f} MB (ru_maxrss); RSS before load {r['rss_before_mb']:.0f} MB, "
+            f"after drain {r['rss_after_mb']:.0f} MB."
+        )
+        fakes_mb = f["slack_calls_mb"] + f["slack_transcript_mb"] + f["provider_requests_mb"]
+        print(
+            f"  The fakes share this process and keep everything: FakeSlack {f['slack_calls']} calls "
+            f"({f['slack_calls_mb']:.1f} MB) and a {f['slack_transcript_mb']:.1f} MB transcript, FakeProviders "
+            f"{f['provider_requests']} requests ({f['provider_requests_mb']:.1f} MB): about {fakes_mb:.0f} MB of the "
+            "growth is theirs (Python object sizes; allocator overhead comes on top)."
+        )
     if r.get("profile_ms_per_event"):
         print()
         print(
@@ -528,6 +799,11 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", action="store_true", help="cProfile the loop thread during the load (slows it down)"
     )
     parser.add_argument("--sample-every", type=float, default=5.0, help="timeline interval in s (default 5)")
+    parser.add_argument(
+        "--atom-process",
+        action="store_true",
+        help="run Atom as `python -m bot run --http` in a process of its own (no loop lag, GC or profile figures)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead")
     args = parser.parse_args(argv)
     if (
@@ -543,7 +819,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     logging.basicConfig(level=logging.WARNING)
     try:
-        report = asyncio.run(bench(args))
+        report = asyncio.run(bench_process(args) if args.atom_process else bench(args))
     finally:
         logging.disable(logging.NOTSET)
     if args.json:
