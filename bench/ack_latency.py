@@ -364,8 +364,11 @@ class ServerProcess:
     """A server under test in a process of its own, as it runs in production: the fake Slack and the
     bench's bookkeeping then stay off its event loop. CPU is read from /proc for that process only."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], port: int, cwd: str):
+    def __init__(
+        self, argv: list[str], env: dict[str, str], port: int, cwd: str, log_path: Path | None = None
+    ):
         self.argv, self.env, self.port, self.cwd = argv, env, port, cwd
+        self.log_path = log_path  # where its output goes (default: nowhere)
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -373,13 +376,14 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self, timeout: float = 60.0) -> ServerProcess:
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.argv,
-            env={"PATH": os.environ["PATH"], **self.env},
-            cwd=self.cwd,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        with open(self.log_path or os.devnull, "wb") as output:  # noqa: ASYNC230 - once, before the run
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.argv,
+                env={"PATH": os.environ["PATH"], **self.env},
+                cwd=self.cwd,
+                stdout=output,
+                stderr=output,
+            )
         deadline = time.perf_counter() + timeout
         async with aiohttp.ClientSession() as http:
             while time.perf_counter() < deadline:

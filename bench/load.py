@@ -171,17 +171,20 @@ async def sample_timeline(harness, recorder: StreamRecorder, acked, interval: fl
         )
 
 
-async def drain(harness, recorder: StreamRecorder, channels: list[str], timeout: float, quiet: float) -> str:
+async def drain(
+    busy, slack, providers, recorder: StreamRecorder, channels: list[str], timeout: float, quiet: float
+) -> str:
     """Wait until every channel's stream stopped and nothing is in flight ("all"), or until nothing is
-    in flight and nothing has changed for `quiet` seconds ("quiet": the rest failed), or `timeout`."""
+    in flight and nothing has changed for `quiet` seconds ("quiet": the rest failed), or `timeout`.
+    `busy()` (awaitable) says how many replies are in flight."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     last, changed = None, loop.time()
     while loop.time() < deadline:
-        inflight = in_flight(harness)
+        inflight = await busy()
         if inflight == 0 and all(recorder.stops.get(c) for c in channels):
             return "all"
-        state = (inflight, len(harness.slack.calls), len(harness.providers.requests))
+        state = (inflight, len(slack.calls), len(providers.requests))
         if state != last:
             last, changed = state, loop.time()
         elif inflight == 0 and loop.time() - changed >= quiet:
@@ -214,6 +217,67 @@ class ListenerErrors(logging.Handler):
         self.by_kind[f"{kind} in {where}"] += 1
         if isinstance(channel, str):
             self.by_channel[channel] = f"{kind} in {where}"
+
+
+LAST_CALLS = (
+    "assistant.threads.setTitle",
+    "assistant.threads.setStatus",
+    "chat.startStream",
+    "chat.appendStream",
+)
+
+
+def last_slack_call(seen: Counter) -> str:
+    """How far an event without a reply got: the last step of the streamed answer Slack saw."""
+    return next((m for m in reversed(LAST_CALLS) if seen[m]), "nothing")
+
+
+def delivery_figures(
+    slack,
+    recorder: StreamRecorder,
+    providers,
+    channels: list[str],
+    why_missing,
+    *,
+    wall_start,
+    sending_done,
+    drain_done,
+) -> dict:
+    """Per channel (one per event): exactly one chat.stopStream with the whole answer, or what
+    happened instead (`why_missing(channel, calls_seen)` names it)."""
+    per_channel: dict[str, Counter] = {}
+    for call in slack.calls:
+        per_channel.setdefault(call.params.get("channel") or "", Counter())[call.method] += 1
+    stops = [recorder.stops.get(c, 0) for c in channels]
+    missing = [c for c in channels if not recorder.stops.get(c)]
+    last_stop = recorder.last_stop or drain_done
+    return {
+        "events": len(channels),
+        "exactly_one_stop": sum(1 for n in stops if n == 1),
+        "missing": len(missing),
+        "missing_last_slack_call": dict(
+            Counter(why_missing(c, per_channel.get(c, Counter())) for c in missing)
+        ),
+        "duplicated": sum(1 for n in stops if n > 1),
+        "with_post_message": sum(1 for c in channels if per_channel.get(c, Counter())["chat.postMessage"]),
+        "wrong_text": sum(1 for c in channels if recorder.stops.get(c) and recorder.text.get(c) != ANSWER),
+        "provider_requests": len(providers.requests_for("openai")),
+        "send_s": sending_done - wall_start,
+        "first_send_to_last_stop_s": last_stop - wall_start,
+        "after_last_ack_to_drain_end_s": drain_done - sending_done,
+        "answers_per_s": sum(1 for n in stops if n) / max(last_stop - wall_start, 1e-9),
+        "slack_calls": dict(Counter(c.method for c in slack.calls)),
+    }
+
+
+def goals(report: dict) -> dict:
+    d = report["delivery"]
+    return {
+        "ack_p99_within_100ms": report["ack"]["p99_ms"] <= ACK_P99_GOAL_MS,
+        "every_reply_exactly_once": d["exactly_one_stop"] == d["events"]
+        and d["with_post_message"] == 0
+        and d["wrong_text"] == 0,
+    }
 
 
 async def bench(args: argparse.Namespace) -> dict:
@@ -249,7 +313,11 @@ async def bench(args: argparse.Namespace) -> dict:
         # Warm-up with the fast provider: Bolt's lazy auth.test, litellm, SQLite, first-call caches.
         warm = prepare(args.warmup, users, "W")
         warm_statuses = await load.warm_up(url, warm, args.timeout)
-        warmed = await drain(harness, recorder, [q.channel for q in warm], 30.0, args.quiet)
+
+        async def busy() -> int:
+            return in_flight(harness)
+
+        warmed = await drain(busy, slack, providers, recorder, [q.channel for q in warm], 30.0, args.quiet)
         report["warmup"] = {
             "events": args.warmup,
             "statuses": dict(warm_statuses),
@@ -285,7 +353,7 @@ async def bench(args: argparse.Namespace) -> dict:
                 profiler.enable()
             result = await load.run("atom", url, requests, args.rate, args.timeout)
             sending_done = time.perf_counter()
-            drained = await drain(harness, recorder, channels, args.drain_timeout, args.quiet)
+            drained = await drain(busy, slack, providers, recorder, channels, args.drain_timeout, args.quiet)
             drain_done = time.perf_counter()
             if profiler is not None:
                 profiler.disable()
@@ -303,44 +371,19 @@ async def bench(args: argparse.Namespace) -> dict:
             report["gc"] = gc_pauses.stop()
         cpu = time.process_time() - cpu_start
 
-        per_channel: dict[str, Counter] = {}
-        for call in slack.calls:
-            per_channel.setdefault(call.params.get("channel") or "", Counter())[call.method] += 1
-        stops = [recorder.stops.get(c, 0) for c in channels]
-        missing = [c for c in channels if not recorder.stops.get(c)]
-        reached = Counter()  # how far the events without a reply got, by the last Slack method they saw
-        order = (
-            "assistant.threads.setTitle",
-            "assistant.threads.setStatus",
-            "chat.startStream",
-            "chat.appendStream",
-        )
-        for c in missing:
-            seen = per_channel.get(c, Counter())
-            last_call = next((m for m in reversed(order) if seen[m]), "nothing")
-            reached[f"{last_call}; {errors.by_channel.get(c, 'no error logged')}"] += 1
-        last_stop = recorder.last_stop or drain_done
         report["ack"] = result.summary()
-        report["delivery"] = {
-            "events": events,
+        report["delivery"] = delivery_figures(
+            slack,
+            recorder,
+            providers,
+            channels,
+            lambda c, seen: f"{last_slack_call(seen)}; {errors.by_channel.get(c, 'no error logged')}",
+            wall_start=wall_start,
+            sending_done=sending_done,
+            drain_done=drain_done,
+        ) | {
             "drain": drained,
             "in_flight_at_end": in_flight(harness),
-            "exactly_one_stop": sum(1 for n in stops if n == 1),
-            "missing": len(missing),
-            "missing_last_slack_call": dict(reached),
-            "duplicated": sum(1 for n in stops if n > 1),
-            "with_post_message": sum(
-                1 for c in channels if per_channel.get(c, Counter())["chat.postMessage"]
-            ),
-            "wrong_text": sum(
-                1 for c in channels if recorder.stops.get(c) and recorder.text.get(c) != ANSWER
-            ),
-            "provider_requests": len(providers.requests_for("openai")),
-            "send_s": sending_done - wall_start,
-            "first_send_to_last_stop_s": last_stop - wall_start,
-            "after_last_ack_to_drain_end_s": drain_done - sending_done,
-            "answers_per_s": sum(1 for n in stops if n) / max(last_stop - wall_start, 1e-9),
-            "slack_calls": dict(Counter(c.method for c in slack.calls)),
             "listener_errors": dict(errors.by_kind.most_common()),
             "duplicate_events": registry.get_sample_value("atom_duplicate_events_total") or 0,
         }
@@ -363,13 +406,7 @@ async def bench(args: argparse.Namespace) -> dict:
             # is left); that noise is not a finding. main() turns logging back on.
             logging.disable(logging.CRITICAL)
     app_log.removeHandler(errors)
-    ok = report["delivery"]
-    report["goals"] = {
-        "ack_p99_within_100ms": report["ack"]["p99_ms"] <= ACK_P99_GOAL_MS,
-        "every_reply_exactly_once": ok["exactly_one_stop"] == events
-        and ok["with_post_message"] == 0
-        and ok["wrong_text"] == 0,
-    }
+    report["goals"] = goals(report)
     report["teardown_s"] = time.perf_counter() - teardown_start
     report["load_average_end"] = os.getloadavg()[0]
     return report
@@ -379,31 +416,7 @@ class AtomProcess(ServerProcess):
     """Atom as it runs in production (`python -m bot run --http`), its log kept in a file."""
 
     def __init__(self, env: dict[str, str], port: int, log_path: Path):
-        super().__init__([sys.executable, "-m", "bot", "run", "--http"], env, port, str(REPO_ROOT))
-        self.log_path = log_path
-
-    async def start(self, timeout: float = 60.0) -> AtomProcess:
-        with open(self.log_path, "wb") as log_file:  # noqa: ASYNC230 - once, before the run
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.argv,
-                env={"PATH": os.environ["PATH"], **self.env},
-                cwd=self.cwd,
-                stdout=log_file,
-                stderr=log_file,
-            )
-        deadline = time.perf_counter() + timeout
-        import aiohttp
-
-        async with aiohttp.ClientSession() as http:
-            while time.perf_counter() < deadline:
-                try:
-                    async with http.get(f"{self.url}/healthz") as r:
-                        if r.status == 200:
-                            return self
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise RuntimeError(f"Atom did not start within {timeout}s; see {self.log_path}")
+        super().__init__([sys.executable, "-m", "bot", "run", "--http"], env, port, str(REPO_ROOT), log_path)
 
     def memory_mb(self) -> tuple[float, float]:
         """(current RSS, peak RSS) of the Atom process, from /proc."""
@@ -493,25 +506,11 @@ async def bench_process(args: argparse.Namespace) -> dict:
                 async def in_flight() -> int:
                     return int(await atom.metric("atom_inflight_work"))
 
-                async def wait_for(channels: list[str], timeout: float) -> str:
-                    loop = asyncio.get_running_loop()
-                    deadline = loop.time() + timeout
-                    last, changed = None, loop.time()
-                    while loop.time() < deadline:
-                        busy = await in_flight()
-                        if busy == 0 and all(recorder.stops.get(c) for c in channels):
-                            return "all"
-                        state = (busy, len(slack.calls), len(providers.requests))
-                        if state != last:
-                            last, changed = state, loop.time()
-                        elif busy == 0 and loop.time() - changed >= args.quiet:
-                            return "quiet"
-                        await asyncio.sleep(0.1)
-                    return "timeout"
-
                 warm = prepare(args.warmup, users, "W")
                 warm_statuses = await load.warm_up(url, warm, args.timeout)
-                warmed = await wait_for([q.channel for q in warm], 60.0)
+                warmed = await drain(
+                    in_flight, slack, providers, recorder, [q.channel for q in warm], 60.0, args.quiet
+                )
                 report["warmup"] = {
                     "events": args.warmup,
                     "statuses": dict(warm_statuses),
@@ -547,7 +546,9 @@ async def bench_process(args: argparse.Namespace) -> dict:
                 try:
                     result = await load.run("atom", url, requests, args.rate, args.timeout)
                     sending_done = time.perf_counter()
-                    drained = await wait_for(channels, args.drain_timeout)
+                    drained = await drain(
+                        in_flight, slack, providers, recorder, channels, args.drain_timeout, args.quiet
+                    )
                     drain_done = time.perf_counter()
                     await asyncio.sleep(1.0)  # late duplicate stops would show up here
                 finally:
@@ -555,48 +556,23 @@ async def bench_process(args: argparse.Namespace) -> dict:
                     await asyncio.gather(sampler, return_exceptions=True)
                 atom_cpu = atom.cpu_s() - atom_cpu
                 bench_cpu = time.process_time() - bench_cpu
-                per_channel: dict[str, Counter] = {}
-                for call in slack.calls:
-                    per_channel.setdefault(call.params.get("channel") or "", Counter())[call.method] += 1
-                stops = [recorder.stops.get(c, 0) for c in channels]
-                missing = [c for c in channels if not recorder.stops.get(c)]
-                reached = Counter()
-                order = (
-                    "assistant.threads.setTitle",
-                    "assistant.threads.setStatus",
-                    "chat.startStream",
-                    "chat.appendStream",
-                )
-                for c in missing:
-                    seen = per_channel.get(c, Counter())
-                    posted = (
+                report["ack"] = result.summary()
+                report["delivery"] = delivery_figures(
+                    slack,
+                    recorder,
+                    providers,
+                    channels,
+                    lambda _c, seen: (
                         "a chat.postMessage (Atom said it was busy or failed)"
                         if seen["chat.postMessage"]
-                        else ""
-                    )
-                    reached[posted or next((m for m in reversed(order) if seen[m]), "nothing")] += 1
-                last_stop = recorder.last_stop or drain_done
-                report["ack"] = result.summary()
-                report["delivery"] = {
-                    "events": events,
+                        else last_slack_call(seen)
+                    ),
+                    wall_start=wall_start,
+                    sending_done=sending_done,
+                    drain_done=drain_done,
+                ) | {
                     "drain": drained,
                     "in_flight_at_end": await in_flight(),
-                    "exactly_one_stop": sum(1 for n in stops if n == 1),
-                    "missing": len(missing),
-                    "missing_last_slack_call": dict(reached),
-                    "duplicated": sum(1 for n in stops if n > 1),
-                    "with_post_message": sum(
-                        1 for c in channels if per_channel.get(c, Counter())["chat.postMessage"]
-                    ),
-                    "wrong_text": sum(
-                        1 for c in channels if recorder.stops.get(c) and recorder.text.get(c) != ANSWER
-                    ),
-                    "provider_requests": len(providers.requests_for("openai")),
-                    "send_s": sending_done - wall_start,
-                    "first_send_to_last_stop_s": last_stop - wall_start,
-                    "after_last_ack_to_drain_end_s": drain_done - sending_done,
-                    "answers_per_s": sum(1 for n in stops if n) / max(last_stop - wall_start, 1e-9),
-                    "slack_calls": dict(Counter(c.method for c in slack.calls)),
                     "listener_errors": dict(atom.logged_errors().most_common(10)),
                     "duplicate_events": await atom.metric("atom_duplicate_events_total"),
                 }
@@ -607,13 +583,7 @@ async def bench_process(args: argparse.Namespace) -> dict:
                 teardown_start = time.perf_counter()
             finally:
                 await atom.stop()
-    ok = report["delivery"]
-    report["goals"] = {
-        "ack_p99_within_100ms": report["ack"]["p99_ms"] <= ACK_P99_GOAL_MS,
-        "every_reply_exactly_once": ok["exactly_one_stop"] == events
-        and ok["with_post_message"] == 0
-        and ok["wrong_text"] == 0,
-    }
+    report["goals"] = goals(report)
     report["teardown_s"] = time.perf_counter() - teardown_start
     report["load_average_end"] = os.getloadavg()[0]
     return report
