@@ -219,6 +219,20 @@ class ListenerErrors(logging.Handler):
             self.by_channel[channel] = f"{kind} in {where}"
 
 
+async def warm_up_then_slow_model(
+    args, load, url: str, users: list[str], busy, slack, providers, recorder: StreamRecorder, wait_s: float
+) -> dict:
+    """Sequential events answered by the fast model (first-call costs out of the way), then every
+    record cleared and the fake model switched to `--delay` for the load."""
+    warm = prepare(args.warmup, users, "W")
+    statuses = await load.warm_up(url, warm, args.timeout)
+    answered = await drain(busy, slack, providers, recorder, [q.channel for q in warm], wait_s, args.quiet)
+    slack.reset()
+    providers.clear()
+    providers.fail_always("openai", Behaviour(delay=args.delay))
+    return {"events": args.warmup, "statuses": dict(statuses), "all_answered": answered == "all"}
+
+
 LAST_CALLS = (
     "assistant.threads.setTitle",
     "assistant.threads.setStatus",
@@ -310,22 +324,13 @@ async def bench(args: argparse.Namespace) -> dict:
         recorder = StreamRecorder(slack)
         url = f"{harness.url}/slack/events"
 
-        # Warm-up with the fast provider: Bolt's lazy auth.test, litellm, SQLite, first-call caches.
-        warm = prepare(args.warmup, users, "W")
-        warm_statuses = await load.warm_up(url, warm, args.timeout)
-
         async def busy() -> int:
             return in_flight(harness)
 
-        warmed = await drain(busy, slack, providers, recorder, [q.channel for q in warm], 30.0, args.quiet)
-        report["warmup"] = {
-            "events": args.warmup,
-            "statuses": dict(warm_statuses),
-            "all_answered": warmed == "all",
-        }
-        slack.reset()
-        providers.clear()
-        providers.fail_always("openai", Behaviour(delay=args.delay))
+        # Warm-up with the fast provider: Bolt's lazy auth.test, litellm, SQLite, first-call caches.
+        report["warmup"] = await warm_up_then_slow_model(
+            args, load, url, users, busy, slack, providers, recorder, wait_s=30.0
+        )
         errors.by_kind.clear()
 
         requests = prepare(events, users, "L")  # signed now: Bolt accepts +-5 minutes
@@ -506,19 +511,9 @@ async def bench_process(args: argparse.Namespace) -> dict:
                 async def in_flight() -> int:
                     return int(await atom.metric("atom_inflight_work"))
 
-                warm = prepare(args.warmup, users, "W")
-                warm_statuses = await load.warm_up(url, warm, args.timeout)
-                warmed = await drain(
-                    in_flight, slack, providers, recorder, [q.channel for q in warm], 60.0, args.quiet
+                report["warmup"] = await warm_up_then_slow_model(
+                    args, load, url, users, in_flight, slack, providers, recorder, wait_s=60.0
                 )
-                report["warmup"] = {
-                    "events": args.warmup,
-                    "statuses": dict(warm_statuses),
-                    "all_answered": warmed == "all",
-                }
-                slack.reset()
-                providers.clear()
-                providers.fail_always("openai", Behaviour(delay=args.delay))
                 requests = prepare(events, users, "L")
                 channels = [q.channel for q in requests]
                 acks_before = await atom.metric("atom_slack_acks_total")
