@@ -7,11 +7,11 @@ say and which model says it. Nothing here reads a Slack payload.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.admission import START_RATE, AdaptiveAdmission
 from bot.identity import Person
 from bot.llm import routing
 from bot.llm.calls import CallResult, Cooldowns, ModelCaller
@@ -32,11 +32,10 @@ from bot.views.messages import NO_KEY_TEXT, no_key_blocks, pasted_key_blocks
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 40_000
-# Answers worked on at once (most of that time is waiting for the provider); more wait their turn,
-# so a burst cannot exhaust the database pool or memory.
-MAX_CONCURRENT_ANSWERS = 200
-# Beyond this many waiting, say so instead of queueing for minutes.
-MAX_WAITING_ANSWERS = 2000
+# Answers start at a rate that follows the event loop's lag (bot/admission.py; at most 200 at
+# once), so a burst can exhaust neither the database pool nor the loop that acknowledges Slack.
+# Beyond this many waiting, say so instead of queueing for many minutes.
+MAX_WAITING_ANSWERS = 10_000
 BUSY_TEXT = "I'm answering a lot of questions right now. Please ask again in a minute."
 SYSTEM_PROMPT = (
     "You are Atom, a helpful assistant inside Slack. Answer clearly and concisely in Markdown. "
@@ -69,22 +68,24 @@ class ConversationService:
         self.usage = usage
         self.caller = ModelCaller(runtime.settings.provider_bases, runtime.settings.llm_timeout, cooldowns)
         self.cooldowns = cooldowns
-        self._slots = asyncio.Semaphore(MAX_CONCURRENT_ANSWERS)
-        self._waiting = 0
+        metrics = runtime.metrics
+        metrics.start_rate.set(START_RATE)
+
+        def on_tick(rate: float, waiting: int) -> None:
+            metrics.start_rate.set(rate)
+            metrics.waiting.set(waiting)
+
+        self.admission = AdaptiveAdmission(on_tick=on_tick)
 
     async def respond(self, ask: Ask, reply: Reply) -> CallResult | None:
-        if self._waiting >= MAX_WAITING_ANSWERS:
+        if self.admission.waiting >= MAX_WAITING_ANSWERS:
             await reply.post(BUSY_TEXT)
             return None
-        self._waiting += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self._waiting -= 1
+        await self.admission.acquire()
         try:
             return await self._respond(ask, reply)
         finally:
-            self._slots.release()
+            self.admission.release()
 
     async def _respond(self, ask: Ask, reply: Reply) -> CallResult | None:
         person = ask.person

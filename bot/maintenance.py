@@ -1,8 +1,10 @@
-"""Housekeeping while Atom runs: forget conversation turns past retention, old event claims."""
+"""Housekeeping while Atom runs: forget conversation turns past retention, old event claims, and
+run the full garbage collection `atom run` otherwise makes rare (see `bot/server.py`)."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 from bot.runtime import EVENT_CLAIM_RETENTION, Runtime
@@ -26,3 +28,4 @@ async def run_periodically(runtime: Runtime, interval: float = INTERVAL_SECONDS)
         except Exception:  # housekeeping must never take the bot down; it tries again next hour
             log.exception("housekeeping failed")
         await asyncio.sleep(interval)
+        gc.collect()

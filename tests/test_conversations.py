@@ -251,3 +251,14 @@ async def test_a_failing_listener_still_tells_the_person(atom_sqlite):
     await atom_sqlite.client.event(payloads.message_im_event("hello"))
     calls = await atom_sqlite.slack.wait_for("chat.postMessage", count=2)
     assert calls[1].params["text"] == SORRY
+
+
+async def test_when_too_many_answers_wait_the_person_is_told_to_ask_again(atom_sqlite, monkeypatch):
+    import bot.conversations
+
+    await give_keys(atom_sqlite, "openai")
+    monkeypatch.setattr(bot.conversations, "MAX_WAITING_ANSWERS", 0)  # as if 10,000 were waiting
+    await atom_sqlite.client.event(payloads.message_im_event("hello?", thread_ts=THREAD))
+    [post] = await atom_sqlite.slack.wait_for("chat.postMessage", timeout=15)
+    assert post.params["text"] == bot.conversations.BUSY_TEXT
+    assert atom_sqlite.providers.requests_for("openai") == []

@@ -260,3 +260,29 @@ async def test_a_change_made_by_another_process_is_seen_after_the_time_limit(sql
         assert await ours.usable(ALICE) == []
     finally:
         await engine.dispose()
+
+
+async def test_housekeeping_purges_and_then_runs_a_full_garbage_collection_each_round(atom_sqlite):
+    """`atom run` makes automatic full collections rare; the hourly housekeeping does one instead."""
+    import gc
+
+    from bot.maintenance import run_periodically
+
+    full = []
+
+    def watch(phase, info):
+        if phase == "start" and info.get("generation") == 2:
+            full.append(1)
+
+    gc.callbacks.append(watch)
+    task = asyncio.create_task(run_periodically(atom_sqlite.runtime, interval=0.01))
+    try:
+        for _ in range(100):
+            if full:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        gc.callbacks.remove(watch)
+    assert full
