@@ -1,12 +1,12 @@
 """Load: signed DMs at a fixed rate to a running Atom whose model answers slowly.
 
 What it measures
-    A real Atom (`AtomServer` on a real port, started as tests/conftest.py's AtomHarness does, on
-    a temporary SQLite database) wired to the fake Slack and the fake providers, with working
-    OpenAI keys stored through the key form for `--users` people (as tests/keyhelpers.py's
-    `give_keys` does). The fake OpenAI endpoint then answers *every* request after `--delay`
-    seconds (`FakeProviders.fail_always("openai", Behaviour(delay=...))`, a persistent behaviour
-    that delays and then answers normally, streamed).
+    A real Atom, run as in production (`python -m bot run --http`, HTTP mode, a temporary SQLite
+    database) in a process of its own, wired to the fake Slack and the fake providers, which run
+    in this script's process with its bookkeeping. Working OpenAI keys for `--users` people are
+    stored through the vault before Atom starts. The fake OpenAI endpoint then answers *every*
+    request after `--delay` seconds (`FakeProviders.fail_always("openai", Behaviour(delay=...))`,
+    a persistent behaviour that delays and then answers normally, streamed).
 
     `--rate` signed `message.im` events per second for `--duration` seconds are POSTed to
     /slack/events on a fixed schedule (open loop: a slow answer never delays the next send). Each
@@ -14,7 +14,7 @@ What it measures
     answers through the Assistant path and streams: title, status, chat.startStream / appendStream
     / stopStream). Bodies are built and signed before the run. By default the sender is a separate
     process (bench/ack_latency.py's LoadGenerator, one ClientSession), as Slack is not on Atom's
-    event loop; `--client loop` sends from Atom's own loop instead.
+    event loop; `--client loop` sends from this script's loop instead.
 
     Measured:
     * ack latency - from just before each POST to its complete HTTP response, in the sender.
@@ -23,17 +23,13 @@ What it measures
       happened for `--quiet` s (the rest failed); or at most `--drain-timeout` s (then the rest is
       still in flight and counted as not delivered); then 1 s more for late duplicates. Per channel
       it counts chat.stopStream calls (exactly one per event: none missing, none duplicated),
-      chat.postMessage calls (an error or fallback message instead of a stream), and whether the
-      streamed text is the whole answer. Errors Atom's listeners log are counted by exception and
-      the innermost Atom function (tracebacks only with `--verbose`), and each event without a
-      reply is classed by the last Slack call its channel got and its listener's error, if any.
-    * memory - peak RSS of this process (`resource.getrusage(RUSAGE_SELF).ru_maxrss`), and the
-      current RSS before the load and after the drain. THE FAKES SHARE THIS PROCESS: FakeSlack keeps
-      every call and a transcript of every request, FakeProviders every request, so part of the
-      growth is theirs; their retained request text is printed as a lower bound of their share.
-      The sender process (default) is not counted.
-    * the event loop - how late a 10 ms timer fires (loop lag), and a timeline every few seconds
-      of acks, answers finished, replies in flight and RSS, which shows whether Atom keeps up.
+      chat.postMessage calls (a busy, error or fallback message instead of a stream), and whether
+      the streamed text is the whole answer; each event without a reply is classed by the last
+      Slack call its channel got. Errors in Atom's log are counted.
+    * Atom's process - its CPU time per event (from /proc, first send to end of the drain), its
+      peak RSS (VmHWM) and RSS before and after, its garbage collector pauses during the load, and
+      a timeline every few seconds of acks, answers finished, replies in flight, answers waiting
+      for a place and the start rate Atom allows (bot/admission.py), all read from its /metrics.
 
 How to read the output
     Ack latency p50/p90/p99/max ms (goal p99 <= 100 ms), errors and how late the sender started
@@ -41,34 +37,27 @@ How to read the output
     sent, channels with exactly one stop, missing, duplicated, with a postMessage, wrong text; the
     time from the first send to the last stop and the answer throughput (answers/s) against the
     offered rate: if throughput is below the rate, Atom fell behind and the backlog grew (see the
-    timeline's "in flight"). With a 2 s model delay, a loop that keeps up holds about
-    rate x delay replies in flight. "server CPU ms/event" is this process's CPU time (all threads:
-    Atom, both fakes, SQLite's worker) per event from the first send to the end of the drain;
-    x rate / 1000 is roughly how many cores' worth the event loop would need (it is GIL-bound, so
-    above 1.0 it cannot keep up). `--profile` adds a cProfile of the loop thread during the load
-    and the wait, own time per event by library (profiling slows the loop: use it to see where
-    the time goes, not for the figures). Timing never fails the script; it only reports. With
-    `--what-if-concurrency N` is a what-if, not Atom's behaviour: at most N replies are worked on at
-    once and the rest wait their turn (FIFO), by gating the `runtime.inflight.hold()` context the
-    listeners already use. `--gc-freeze` is a what-if too: `gc.freeze()` after the warm-up, so full
-    collections skip the start-up heap (litellm's ~200 MB of objects). With
-    the defaults the run takes about 30 s + the wait (at most `--drain-timeout`, 60 s) + ~15 s
-    of start-up; pass a larger `--drain-timeout` to see every reply through a long backlog.
+    timeline's "in flight" and "waiting"); the goal is that it still answers everyone exactly
+    once and keeps acknowledging quickly. "CPU ms/event" x rate / 1000 is roughly how many cores'
+    worth the work would need; one Python process is GIL-bound to about one. Timing never fails the
+    script; it only reports. With the defaults the run takes about 30 s + the wait for the
+    backlog (minutes on a 2-core machine; at most `--drain-timeout`) + ~10 s of start-up.
 
-With `--atom-process`, Atom runs as in production (`python -m bot run --http`, keys stored through
-    the vault before it starts) in a process of its own, and the fakes and the bookkeeping stay in
-    this one: the CPU figure is then Atom's alone (from /proc), the memory figure is the Atom
-    process's peak RSS (VmHWM), in-flight replies and acks come from its /metrics, and errors from
-    its log; loop lag, GC pauses and `--profile` are not available from outside.
+    `--in-process` runs Atom instead on this script's loop (`AtomServer`, as tests/conftest.py's
+    AtomHarness does, keys stored through the key form), beside the fakes: its figures then
+    include the fakes' CPU and heap (FakeSlack keeps every call, FakeProviders every request),
+    and the process's peak RSS is `ru_maxrss`; in exchange it can show the loop's lag (how late a
+    10 ms timer fires), every GC pause, listener errors by exception, and `--profile` (a cProfile
+    of the loop thread, own time per event by library; profiling slows the loop). `atom run`'s
+    garbage collector settings (bot/server.py) apply only to the default mode.
 
-Run from the repo root: `python bench/load.py [--rate 200] [--duration 30] [--delay 2] [--atom-process] [--json]`.
+Run from the repo root: `python bench/load.py [--rate 200] [--duration 30] [--delay 2] [--in-process] [--json]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import gc
 import io
@@ -109,36 +98,9 @@ ACK_P99_GOAL_MS = 100.0
 ANSWER = "Load test answer: every thread gets exactly one of these."
 
 
-class AdmissionWhatIf:
-    """What-if, not Atom's behaviour: at most `limit` replies worked on at once, the rest waiting in
-    FIFO order. Installed by shadowing `runtime.inflight.hold` (the context Atom's message
-    listeners already wrap each answer in) on the instance; no product code is changed."""
-
-    def __init__(self, inflight, limit: int):
-        self.waiting = 0
-        self._semaphore = asyncio.Semaphore(limit)
-        self._hold = inflight.hold
-
-        @contextlib.asynccontextmanager
-        async def gated_hold():
-            self.waiting += 1
-            try:
-                await self._semaphore.acquire()
-            finally:
-                self.waiting -= 1
-            try:
-                async with self._hold():
-                    yield
-            finally:
-                self._semaphore.release()
-
-        inflight.hold = gated_hold
-
-
 def in_flight(harness) -> int:
-    """Replies Atom is working on, plus any waiting for admission (with --what-if-concurrency)."""
-    gate = getattr(harness, "admission", None)
-    return harness.runtime.inflight.count + (gate.waiting if gate else 0)
+    """Replies Atom is working on (queued ones included: they hold their place from the ack)."""
+    return harness.runtime.inflight.count
 
 
 def prepare(count: int, users: list[str], tag: str) -> list[Prepared]:
@@ -302,8 +264,7 @@ async def bench(args: argparse.Namespace) -> dict:
         "users": args.users,
         "client": args.client,
         "quiet_s": args.quiet,
-        "gc_freeze": args.gc_freeze,
-        "what_if_concurrency": args.what_if_concurrency,
+        "mode": "in-process",
         "load_average_start": os.getloadavg()[0],
     }
     users = [f"U0LOAD{i:04d}" for i in range(args.users)]
@@ -336,10 +297,6 @@ async def bench(args: argparse.Namespace) -> dict:
         requests = prepare(events, users, "L")  # signed now: Bolt accepts +-5 minutes
         channels = [q.channel for q in requests]
         gc.collect()
-        if args.gc_freeze:  # what-if: start-up objects (litellm's among them) out of every full collection
-            gc.freeze()
-        if args.what_if_concurrency:
-            harness.admission = AdmissionWhatIf(harness.runtime.inflight, args.what_if_concurrency)
         report["rss_before_mb"] = rss_mb()
         timeline: list[dict] = []
         acks_before = registry.get_sample_value("atom_slack_acks_total") or 0
@@ -431,6 +388,23 @@ class AtomProcess(ServerProcess):
             fields[name] = value.strip()
         return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
+    async def gc_pauses(self) -> dict:
+        """The Atom process's garbage collector pauses so far, from its /metrics."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http, http.get(f"{self.url}/metrics") as r:
+            text = await r.text()
+        pauses: dict = {}
+        for line in text.splitlines():
+            for field in ("count", "sum"):
+                prefix = f'atom_gc_pause_seconds_{field}{{generation="'
+                if line.startswith(prefix):
+                    generation = line[len(prefix) :].split('"', 1)[0]
+                    pauses.setdefault(f"gen{generation}", {})[field] = float(line.split()[-1])
+            if line.startswith("atom_gc_pause_max_seconds "):
+                pauses["max_ms"] = float(line.split()[-1]) * 1000
+        return pauses
+
     def logged_errors(self) -> Counter:
         counts: Counter = Counter()
         for line in self.log_path.read_text(errors="replace").splitlines():
@@ -479,8 +453,6 @@ async def bench_process(args: argparse.Namespace) -> dict:
         "users": args.users,
         "client": args.client,
         "quiet_s": args.quiet,
-        "gc_freeze": False,
-        "what_if_concurrency": 0,
         "load_average_start": os.getloadavg()[0],
     }
     users = [f"U0LOAD{i:04d}" for i in range(args.users)]
@@ -531,11 +503,14 @@ async def bench_process(args: argparse.Namespace) -> dict:
                                 "answered": sum(recorder.stops.values()),
                                 "in_flight": await in_flight(),
                                 "rss_mb": round(atom.memory_mb()[0], 1),
+                                "waiting": int(await atom.metric("atom_answers_waiting")),
+                                "rate": round(await atom.metric("atom_answers_start_rate"), 1),
                             }
                         )
 
                 report["setup_s"] = time.perf_counter() - script_start
                 sampler = asyncio.create_task(sample())
+                gc_before = await atom.gc_pauses()
                 atom_cpu, bench_cpu = atom.cpu_s(), time.process_time()
                 wall_start = time.perf_counter()
                 try:
@@ -551,6 +526,15 @@ async def bench_process(args: argparse.Namespace) -> dict:
                     await asyncio.gather(sampler, return_exceptions=True)
                 atom_cpu = atom.cpu_s() - atom_cpu
                 bench_cpu = time.process_time() - bench_cpu
+                gc_after = await atom.gc_pauses()
+                report["atom_gc"] = {
+                    gen: {
+                        "count": int(gc_after[gen].get("count", 0) - gc_before.get(gen, {}).get("count", 0)),
+                        "total_ms": (gc_after[gen].get("sum", 0) - gc_before.get(gen, {}).get("sum", 0))
+                        * 1000,
+                    }
+                    for gen in sorted(k for k in gc_after if k.startswith("gen"))
+                } | {"longest_ms_since_start": gc_after.get("max_ms", 0.0)}
                 report["ack"] = result.summary()
                 report["delivery"] = delivery_figures(
                     slack,
@@ -594,12 +578,6 @@ def print_report(r: dict) -> None:
             ", Atom in its own process."
             if r.get("mode") == "process"
             else ", Atom on the bench's loop beside the fakes."
-        )
-        + (" WHAT-IF: gc.freeze() after the warm-up." if r["gc_freeze"] else "")
-        + (
-            f" WHAT-IF: at most {r['what_if_concurrency']} replies at once, the rest queued."
-            if r["what_if_concurrency"]
-            else ""
         )
     )
     print(
@@ -652,6 +630,16 @@ def print_report(r: dict) -> None:
             f"(x rate = {r['server_cpu_ms_per_event'] * r['rate'] / 1000:.2f} cores' worth; one process "
             f"is GIL-bound to about 1), the fakes' and this script's {r['bench_cpu_ms_per_event']:.2f} ms/event."
         )
+        g = r["atom_gc"]
+        print(
+            "Garbage collector pauses in Atom during the load: "
+            + ", ".join(
+                f"{k}: {v['count']} runs, {v['total_ms']:.0f} ms in all"
+                for k, v in g.items()
+                if k.startswith("gen")
+            )
+            + f"; longest since start {g['longest_ms_since_start']:.1f} ms"
+        )
         print(
             f"Memory of the Atom process: peak RSS {r['peak_rss_mb']:.0f} MB (VmHWM); RSS before load "
             f"{r['rss_before_mb']:.0f} MB, after drain {r['rss_after_mb']:.0f} MB."
@@ -701,10 +689,15 @@ def print_report(r: dict) -> None:
         print("Top functions by own time (whole run):")
         print(r["profile_top_functions"])
     print()
-    print(f"{'t s':>6} {'acked':>7} {'answered':>9} {'in flight':>10} {'RSS MB':>8}")
+    admission = bool(r["timeline"]) and "rate" in r["timeline"][0]
+    print(
+        f"{'t s':>6} {'acked':>7} {'answered':>9} {'in flight':>10} {'RSS MB':>8}"
+        + (f" {'waiting':>8} {'starts/s':>9}" if admission else "")
+    )
     for row in r["timeline"]:
         print(
             f"{row['t_s']:>6.1f} {row['acked']:>7.0f} {row['answered']:>9} {row['in_flight']:>10} {row['rss_mb']:>8.1f}"
+            + (f" {row['waiting']:>8} {row['rate']:>9.1f}" if admission else "")
         )
 
 
@@ -738,8 +731,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drain-timeout",
         type=float,
-        default=60.0,
-        help="max wait for all replies after the last ack (default 60)",
+        default=300.0,
+        help="max wait for all replies after the last ack (default 300: a 30 s burst leaves minutes of answers)",
     )
     parser.add_argument(
         "--quiet",
@@ -749,25 +742,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--verbose", action="store_true", help="print listener tracebacks as they happen")
     parser.add_argument(
-        "--what-if-concurrency",
-        type=int,
-        default=0,
-        metavar="N",
-        help="what-if: let at most N replies be worked on at once, the rest wait (not what Atom does today)",
-    )
-    parser.add_argument(
-        "--gc-freeze",
+        "--profile",
         action="store_true",
-        help="what-if: gc.freeze() after the warm-up (not what Atom does today), to see full-GC pauses go",
-    )
-    parser.add_argument(
-        "--profile", action="store_true", help="cProfile the loop thread during the load (slows it down)"
+        help="with --in-process: cProfile the loop thread during the load (slows it down)",
     )
     parser.add_argument("--sample-every", type=float, default=5.0, help="timeline interval in s (default 5)")
     parser.add_argument(
-        "--atom-process",
+        "--in-process",
         action="store_true",
-        help="run Atom as `python -m bot run --http` in a process of its own (no loop lag, GC or profile figures)",
+        help="run Atom on this script's loop beside the fakes (default: `python -m bot run --http` in a "
+        "process of its own, as in production)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead")
     args = parser.parse_args(argv)
@@ -777,14 +761,11 @@ def main(argv: list[str] | None = None) -> int:
         or args.delay < 0
         or args.users < 1
         or args.warmup < 1
-        or args.what_if_concurrency < 0
     ):
-        parser.error(
-            "--rate, --duration, --users, --warmup must be positive; --delay, --what-if-concurrency not negative"
-        )
+        parser.error("--rate, --duration, --users, --warmup must be positive; --delay not negative")
     logging.basicConfig(level=logging.WARNING)
     try:
-        report = asyncio.run(bench_process(args) if args.atom_process else bench(args))
+        report = asyncio.run(bench(args) if args.in_process else bench_process(args))
     finally:
         logging.disable(logging.NOTSET)
     if args.json:
