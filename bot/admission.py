@@ -11,8 +11,8 @@ a watcher measures how late a short timer fires (loop lag); above the target the
 (multiplicatively), and while the loop keeps up and answers are waiting it grows again (slowly,
 additively). Answers
 started at a steady rate finish at a steady rate. Waiting answers cost nothing but memory and are
-admitted in arrival order; at most `max_active` run at once (the database pool's bound). On a
-machine that keeps up, tokens are always there and nothing waits.
+admitted in arrival order; at most `max_active` run at once (the database pool's bound), and up
+to `ALWAYS_ALLOWED` may run whatever the rate. On a machine that keeps up, nothing waits.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ import time
 from collections import deque
 
 MAX_ACTIVE = 200
+# Up to this many answers may always run, whatever the rate: a light load never waits, and a
+# handful of answers cannot swamp the loop.
+ALWAYS_ALLOWED = 8
 START_RATE = 20.0  # answers started per second, before the loop has said anything
 MIN_RATE = 2.0
 MAX_RATE = 2000.0
@@ -70,6 +73,13 @@ class AdaptiveAdmission:
     def _burst(self) -> float:
         return max(MIN_BURST, self.rate * BURST_S)
 
+    def _may_start(self) -> bool:
+        return self.active < self.max_active and (self._tokens >= 1 or self.active < ALWAYS_ALLOWED)
+
+    def _start(self) -> None:
+        self._tokens = max(0.0, self._tokens - 1)
+        self.active += 1
+
     def _refill(self) -> None:
         now = self._clock()
         self._tokens = min(self._burst(), self._tokens + (now - self._refilled) * self.rate)
@@ -77,9 +87,8 @@ class AdaptiveAdmission:
 
     async def acquire(self) -> None:
         self._refill()
-        if not self._waiters and self._tokens >= 1 and self.active < self.max_active:
-            self._tokens -= 1
-            self.active += 1
+        if not self._waiters and self._may_start():
+            self._start()
             return
         admitted = asyncio.get_running_loop().create_future()
         self._waiters.append(admitted)
@@ -99,11 +108,10 @@ class AdaptiveAdmission:
 
     def _admit(self) -> None:
         self._refill()
-        while self._waiters and self._tokens >= 1 and self.active < self.max_active:
+        while self._waiters and self._may_start():
             admitted = self._waiters.popleft()
             if not admitted.done():
-                self._tokens -= 1
-                self.active += 1
+                self._start()
                 admitted.set_result(None)
 
     def _watch(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.admission import GROW_PER_TICK, SHRINK, AdaptiveAdmission
+from bot.admission import ALWAYS_ALLOWED, GROW_PER_TICK, SHRINK, AdaptiveAdmission
 
 
 class Clock:
@@ -21,35 +21,39 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_within_the_rate_answers_start_at_once():
-    admission = AdaptiveAdmission(rate=20.0, clock=Clock())
-    for _ in range(4):  # a quiet bucket holds max(4, 20/s x 0.2 s) starts
+async def test_a_light_load_never_waits():
+    admission = AdaptiveAdmission(rate=2.0, clock=Clock())  # a slow rate, and no time passes
+    for _ in range(ALWAYS_ALLOWED):
         await asyncio.wait_for(admission.acquire(), 0.1)
-    assert admission.active == 4 and admission.waiting == 0
-    for _ in range(4):
+    assert admission.active == ALWAYS_ALLOWED and admission.waiting == 0
+    for _ in range(ALWAYS_ALLOWED):
+        admission.release()
+    for _ in range(100):  # one after another, as in a quiet workspace
+        await asyncio.wait_for(admission.acquire(), 0.1)
         admission.release()
 
 
 async def test_beyond_the_rate_answers_wait_and_start_in_arrival_order_as_tokens_come():
     clock = Clock()
     admission = AdaptiveAdmission(rate=10.0, clock=clock, tick=3600)  # ticks only when the test says
-    order: list[str] = []
+    order: list[int] = []
 
-    async def answer(name: str) -> None:
+    async def answer(number: int) -> None:
         await admission.acquire()
-        order.append(name)
+        order.append(number)
 
-    tasks = [asyncio.create_task(answer(n)) for n in "abcdefg"]
+    tasks = [asyncio.create_task(answer(n)) for n in range(ALWAYS_ALLOWED + 3)]
     await settle()
-    assert order == ["a", "b", "c", "d"] and admission.waiting == 3  # the bucket's 4, no more
+    # The bucket's 4 tokens went to the first four, and up to ALWAYS_ALLOWED may run anyway.
+    assert order == list(range(ALWAYS_ALLOWED)) and admission.waiting == 3
     clock.now += 0.1  # one more token at 10/s
     admission.adjust(0.0)
     await settle()
-    assert order == ["a", "b", "c", "d", "e"] and admission.waiting == 2
+    assert order == list(range(ALWAYS_ALLOWED + 1)) and admission.waiting == 2
     clock.now += 1.0
     admission.adjust(0.0)
     await asyncio.gather(*tasks)
-    assert order == list("abcdefg")
+    assert order == list(range(ALWAYS_ALLOWED + 3))
     admission._watcher.cancel()
 
 
@@ -88,7 +92,7 @@ async def test_the_watcher_measures_real_loop_lag_and_stops_when_nobody_waits():
     admission = AdaptiveAdmission(
         rate=4.0, max_rate=4.0, target_lag=0.02, tick=0.01, on_tick=lambda rate, _waiting: rates.append(rate)
     )
-    for _ in range(4):
+    for _ in range(ALWAYS_ALLOWED):
         await admission.acquire()
     waiter = asyncio.create_task(admission.acquire())
     await asyncio.sleep(0.02)  # the watcher is running
@@ -98,7 +102,7 @@ async def test_the_watcher_measures_real_loop_lag_and_stops_when_nobody_waits():
     await asyncio.wait_for(waiter, 2)  # tokens keep coming: the waiter starts
     await asyncio.sleep(0.05)
     assert admission._watcher.done()
-    for _ in range(5):
+    for _ in range(ALWAYS_ALLOWED + 1):
         admission.release()
 
 
