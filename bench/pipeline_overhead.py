@@ -103,6 +103,7 @@ from bot.llm.models import available_models  # noqa: E402
 from bot.llm.pricing import baseline_cost, cost  # noqa: E402
 from bot.llm.runtime import load_litellm  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
+from bot.server import tune_gc  # noqa: E402
 from bot.storage.encryption import Crypto, Secret  # noqa: E402
 from bot.storage.models import ConversationTurn, UsageRecord, utcnow  # noqa: E402
 from bot.views.answers import footer_blocks  # noqa: E402
@@ -493,6 +494,7 @@ async def bench(args: argparse.Namespace) -> dict:
                 "ATOM_LLM_TIMEOUT": str(args.timeout),
             }
             settings = load_settings(env)
+            tune_gc()  # as `atom run` does
             runtime = await Runtime.open(settings)
             litellm = await asyncio.to_thread(load_litellm)
             await runtime.vault.save(PERSON, "openai", Secret(OPENAI_KEY), {}, scope="personal", check=None)
