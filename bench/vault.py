@@ -2,7 +2,8 @@
 
 What it measures
     A fresh SQLite database in a temporary directory (`create_engine("sqlite+aiosqlite:///…")`,
-    the production pragmas, then `migrate.upgrade` to head) behind a real
+    the production pragmas, then `migrate.upgrade` to head; the garbage collector set as `atom run`
+    sets it, `bot.server.tune_gc`) behind a real
     `KeyVault(session_factory(engine), Crypto([<fresh Fernet key>]))`. Operations run one at a
     time on one event loop (no concurrency: this is per-operation latency, not throughput), each
     timed with `time.perf_counter_ns` around the single call:
@@ -69,6 +70,7 @@ from cryptography.fernet import Fernet  # noqa: E402
 from sqlalchemy import event, func, select  # noqa: E402
 
 from bot.identity import Person  # noqa: E402
+from bot.server import tune_gc  # noqa: E402
 from bot.storage import migrate  # noqa: E402
 from bot.storage.encryption import Crypto, Secret  # noqa: E402
 from bot.storage.engine import create_engine, session_factory  # noqa: E402
@@ -131,6 +133,7 @@ class StatementCounter:
 
 
 async def bench(args: argparse.Namespace) -> dict:
+    tune_gc()  # the garbage collector as `atom run` sets it
     rng = random.Random(args.seed)
     key = openai_like_key(rng)
     secret = Secret(key)

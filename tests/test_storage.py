@@ -30,11 +30,17 @@ async def test_sqlite_connections_use_wal_foreign_keys_busy_timeout_and_secure_d
         async with engine.connect() as conn:
             pragmas = {
                 name: (await conn.execute(text(f"PRAGMA {name}"))).scalar()
-                for name in ("journal_mode", "foreign_keys", "busy_timeout", "secure_delete")
+                for name in ("journal_mode", "foreign_keys", "busy_timeout", "secure_delete", "wal_autocheckpoint")
             }
     finally:
         await engine.dispose()
-    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000, "secure_delete": 1}
+    assert pragmas == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "busy_timeout": 30000,
+        "secure_delete": 1,
+        "wal_autocheckpoint": 10000,
+    }
 
 
 async def test_event_claim_is_granted_once_even_when_concurrent(database_url):
