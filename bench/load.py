@@ -256,18 +256,23 @@ def goals(report: dict) -> dict:
     }
 
 
-async def bench(args: argparse.Namespace) -> dict:
-    report: dict = {
+def run_header(args: argparse.Namespace, mode: str) -> tuple[dict, list[str]]:
+    """The run's settings for the report, and the people who send."""
+    report = {
+        "mode": mode,
         "rate": args.rate,
         "duration_s": args.duration,
         "delay_s": args.delay,
         "users": args.users,
         "client": args.client,
         "quiet_s": args.quiet,
-        "mode": "in-process",
         "load_average_start": os.getloadavg()[0],
     }
-    users = [f"U0LOAD{i:04d}" for i in range(args.users)]
+    return report, [f"U0LOAD{i:04d}" for i in range(args.users)]
+
+
+async def bench(args: argparse.Namespace) -> dict:
+    report, users = run_header(args, "in-process")
     providers = FakeProviders(chunk_size=args.chunk_size)
     providers.reply["openai"] = ANSWER
     events = int(args.rate * args.duration)
@@ -445,17 +450,7 @@ async def bench_process(args: argparse.Namespace) -> dict:
 
     from tests.conftest import atom_env, provider_env
 
-    report: dict = {
-        "mode": "process",
-        "rate": args.rate,
-        "duration_s": args.duration,
-        "delay_s": args.delay,
-        "users": args.users,
-        "client": args.client,
-        "quiet_s": args.quiet,
-        "load_average_start": os.getloadavg()[0],
-    }
-    users = [f"U0LOAD{i:04d}" for i in range(args.users)]
+    report, users = run_header(args, "process")
     events = int(args.rate * args.duration)
     script_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="atom-load-") as tmp:
