@@ -714,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         "--client",
         choices=("process", "loop"),
         default="process",
-        help="send from a separate process (default) or from Atom's own event loop",
+        help="send from a separate process (default) or from this script's own event loop",
     )
     parser.add_argument(
         "--connections", type=int, default=1000, help="sender connection limit (default 1000)"

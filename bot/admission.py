@@ -60,7 +60,6 @@ class AdaptiveAdmission:
         self.active = 0
         self._waiters: deque[asyncio.Future] = deque()
         self._watcher: asyncio.Task | None = None
-        self.last_lag = 0.0
         self._on_tick = on_tick  # called with (rate, waiting) every tick, for metrics
 
     @property
@@ -130,7 +129,6 @@ class AdaptiveAdmission:
 
     def adjust(self, lag: float) -> None:
         """One tick of the controller, given how late the loop ran; then admit who may start."""
-        self.last_lag = lag
         if lag > self.target_lag:
             self.rate = max(self.min_rate, self.rate * SHRINK)
         elif self._waiters and self.rate < self.max_rate:

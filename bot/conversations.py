@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.admission import START_RATE, AdaptiveAdmission
+from bot.admission import AdaptiveAdmission
 from bot.identity import Person
 from bot.llm import routing
 from bot.llm.calls import CallResult, Cooldowns, ModelCaller
@@ -69,13 +69,13 @@ class ConversationService:
         self.caller = ModelCaller(runtime.settings.provider_bases, runtime.settings.llm_timeout, cooldowns)
         self.cooldowns = cooldowns
         metrics = runtime.metrics
-        metrics.start_rate.set(START_RATE)
 
         def on_tick(rate: float, waiting: int) -> None:
             metrics.start_rate.set(rate)
             metrics.waiting.set(waiting)
 
         self.admission = AdaptiveAdmission(on_tick=on_tick)
+        metrics.start_rate.set(self.admission.rate)
 
     async def respond(self, ask: Ask, reply: Reply) -> CallResult | None:
         if self.admission.waiting >= MAX_WAITING_ANSWERS:
