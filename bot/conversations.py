@@ -15,7 +15,7 @@ from bot.admission import AdaptiveAdmission
 from bot.identity import Person
 from bot.llm import routing
 from bot.llm.calls import CallResult, Cooldowns, ModelCaller
-from bot.llm.classify import classify
+from bot.llm.classify import classify, history_questions, previous_profile
 from bot.llm.credentials import Credential
 from bot.llm.models import available_models
 from bot.llm.pricing import baseline_cost
@@ -176,7 +176,9 @@ class ConversationService:
         cooling: dict[str, str],
     ) -> routing.RoutePlan:
         """Pure: the task, then the person's models in the order to try them."""
-        profile = classify(text, history_chars=sum(len(m["content"]) for m in history))
+        # A bare follow-up ("and in Go?") keeps the task of the exchange it continues.
+        previous = previous_profile(history_questions(history)) if history else None
+        profile = classify(text, history_chars=sum(len(m["content"]) for m in history), previous=previous)
         azure = next((c for c in credentials if c.provider == "azure"), None)
         available = available_models(
             [c.provider for c in credentials],

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.llm.classify import CHARS_PER_TOKEN, TaskProfile, classify
+from bot.llm.classify import CHARS_PER_TOKEN, TaskProfile, classify, history_questions, previous_profile
 from bot.llm.models import (
     AZURE_FAMILY_TIERS,
     CATALOG_ENTRIES,
@@ -418,3 +418,40 @@ def test_every_provider_checks_keys_with_a_current_catalog_model():
         spec = lookup(f"{provider.litellm_prefix}/{provider.check_model}")
         assert spec is not None and spec.provider == provider.id, provider.id
         assert spec.tier == "economy", f"{provider.id} checks keys with a {spec.tier} model"
+
+
+# --- follow-ups -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "follow_up", ["and in Go?", "why?", "make it shorter", "now with tests pls", "ok and?"]
+)
+def test_a_bare_follow_up_keeps_the_task_of_the_exchange_it_continues(follow_up):
+    previous = previous_profile(["Write a Python function that parses ISO dates"])
+    assert previous.task == "code"
+    profile = classify(follow_up, previous=previous)
+    assert (profile.task, profile.need, profile.own_signal) == ("code", "standard", False)
+    assert profile.reasons[0] == "no signal of its own: continues the previous code exchange"
+    assert classify(follow_up).task == "chat"  # on its own it says nothing of code
+
+
+def test_a_follow_up_with_a_signal_of_its_own_is_classified_on_its_own():
+    code = classify("fix this python traceback")
+    assert classify("Translate 'good morning' into French", previous=code).task == "chat"
+    assert classify(
+        "Three cats catch three mice in three minutes; how long for 100?", previous=code
+    ).task == ("reasoning")
+    assert classify("and in Go?").task == "chat"  # with no exchange to continue, a short message is chat
+
+
+def test_previous_profile_skips_turns_without_a_signal_of_their_own():
+    turns = ["What is the probability of two sixes?", "thanks!", "hmm ok"]
+    assert previous_profile(turns).task == "reasoning"
+    assert previous_profile(["hi", "thanks"]) is None
+    assert previous_profile([]) is None
+    history = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a"},
+        {"role": "system", "content": "s"},
+    ]
+    assert history_questions(history) == ["q"]

@@ -39,7 +39,7 @@ paste costs the same as a short question; the token estimate always counts every
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.llm.lexicon import (
@@ -460,14 +460,14 @@ def _plainly_easy(t: _Text) -> str | None:
     return None
 
 
-def previous_profile(user_messages: Iterable[str]) -> TaskProfile | None:
+def previous_profile(user_messages: Sequence[str]) -> TaskProfile | None:
     """The task of the exchange a new message continues: the newest earlier question with a signal
-    of its own (oldest first in `user_messages`), each classified in the light of the one before."""
-    profile = None
-    for message in user_messages:
-        current = classify(message, previous=profile)
-        profile = current if current.own_signal or profile is None else profile
-    return profile
+    of its own (`user_messages` oldest first). Usually one classify call: the newest question."""
+    for message in reversed(user_messages):
+        profile = classify(message)
+        if profile.own_signal:
+            return profile
+    return None
 
 
 def history_questions(history: Iterable[Mapping[str, str]]) -> list[str]:
