@@ -138,7 +138,13 @@ class ConversationService:
             await reply.post(nothing_left_text(result.failures, plan.excluded))
             self._store(ask, key, record_id, plan, result, baseline=0.0)
             return result
-        baseline = baseline_cost(result.prompt_tokens, result.completion_tokens, at=utcnow())
+        baseline = baseline_cost(
+            result.prompt_tokens,
+            result.completion_tokens,
+            at=utcnow(),
+            cached=result.cached_tokens,
+            cache_write=result.cache_write_tokens,
+        )
         footer = footer_blocks(
             record_id,
             model=result.model.litellm_name,
