@@ -438,6 +438,9 @@ def test_a_bare_follow_up_keeps_the_task_of_the_exchange_it_continues(follow_up)
 def test_a_follow_up_with_a_signal_of_its_own_is_classified_on_its_own():
     code = classify("fix this python traceback")
     assert classify("Translate 'good morning' into French", previous=code).task == "chat"
+    hello = classify("hello, how are you today?", previous=code)
+    assert (hello.task, hello.need, hello.own_signal) == ("chat", "economy", True)
+    assert classify("thanks!", previous=code).task == "code"  # an acknowledgement stays in the exchange
     assert classify(
         "Three cats catch three mice in three minutes; how long for 100?", previous=code
     ).task == ("reasoning")
@@ -447,7 +450,8 @@ def test_a_follow_up_with_a_signal_of_its_own_is_classified_on_its_own():
 def test_previous_profile_skips_turns_without_a_signal_of_their_own():
     turns = ["What is the probability of two sixes?", "thanks!", "hmm ok"]
     assert previous_profile(turns).task == "reasoning"
-    assert previous_profile(["hi", "thanks"]) is None
+    assert previous_profile(["hi", "thanks"]).task == "chat"  # a greeting is a subject of its own
+    assert previous_profile(["hmm", "ok"]) is None
     assert previous_profile([]) is None
     history = [
         {"role": "user", "content": "q"},

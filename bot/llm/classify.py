@@ -425,6 +425,9 @@ def classify(
         need = "premium" if reasoning_premium else "standard"
         return TaskProfile("reasoning", need, tokens, tuple(reasoning_reasons))
 
+    chat = t.found(CHAT_WORDS)
+    if chat and set(chat) - _ACKNOWLEDGEMENTS:  # "hello, how are you?" is a new subject, not a follow-up
+        return TaskProfile("chat", "economy", tokens, (f"conversation ({_mentions(chat)})",))
     if previous is not None and len(text.split()) <= FOLLOW_UP_WORDS:
         task = previous.task.replace("_", " ")
         reasons = (f"no signal of its own: continues the previous {task} exchange", *previous.reasons[:2])
@@ -440,6 +443,10 @@ def classify(
         ("no clear signal either way: standard, the safer choice when unsure",),
         own_signal=False,
     )
+
+
+# "ok", "thanks", "lol": they acknowledge the exchange rather than start another one.
+_ACKNOWLEDGEMENTS = frozenset({"ok", "thanks", "lol"})
 
 
 def _plainly_easy(t: _Text) -> str | None:
