@@ -114,9 +114,10 @@ _SQL = re.compile(
 )
 _SQL_WRITE = re.compile(r"UPDATE \w+ SET\b|INSERT INTO \w+|DELETE FROM \w+|(?:CREATE|ALTER|DROP) TABLE\b")
 # Exception names anywhere in a line (IndexError, NullPointerException) and compiler error codes.
-_ERROR_NAME = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]*)*(?:Error|Exception)\b|\berror:? [A-Z]{1,4}\d{3,}")
+_ERROR_NAME = re.compile(r"[A-Z][a-z]+(?:[A-Z][a-z]*)*(?:Error|Exception)\b")  # matched backwards from the suffix
+_ERROR_CODE = re.compile(r"error [A-Z]{0,4}\d{3,}", re.IGNORECASE)
 # A name directly followed by "(": calls and definitions (range(len(a)), fetch(url)); prose puts a space.
-_CALL = re.compile(r"[A-Za-z_][\w.]*\(")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
 _JAVA_FRAME = re.compile(r"(?:\t|  )at [\w.$<>]+\(.*?:\d+\)")
 _ERROR_LINE = re.compile(r"[\w.]*(?:Error|Exception): ")
 # Arithmetic, not dates or ranges: an operator with a number after it ("3x + 7", "x^2", "2x = 10",
@@ -135,7 +136,7 @@ _PUNCT_MIN, _PUNCT_SHARE = 8, 0.02  # at least 8 of { } ; and 2% of the characte
 class _Text:
     """The scanned window of a request, prepared once: raw, as a set of words, and space-separated."""
 
-    __slots__ = ("raw", "words", "spaced", "tokens")
+    __slots__ = ("raw", "words", "spaced", "tokens", "numbers", "equation", "asked")
 
     def __init__(self, text: str):
         if len(text) > SCAN_HEAD + SCAN_TAIL:
@@ -143,6 +144,9 @@ class _Text:
         self.raw = text
         spaced = text.lower().translate(_SEPARATORS)
         self.tokens = spaced.split()
+        self.numbers: int | None = None  # counted when first needed
+        self.equation = False  # set by the reasoning score
+        self.asked: tuple[str, str] | None | bool = False  # _asks_for_code's answer once known
         self.words = set(self.tokens)
         self.spaced = f" {spaced} "  # phrases are looked for as " at most " in here
 
@@ -151,11 +155,16 @@ class _Text:
 
     def found(self, vocabulary: Vocabulary) -> list[str]:
         """The vocabulary's words (one form per group, as written) and phrases present, in its order."""
-        matched: dict[str, str] = {}
-        for word in sorted(self.words.intersection(vocabulary.forms)):  # sorted: "bug" before "bugs"
-            matched.setdefault(vocabulary.forms[word], word)
-        shown = [matched[group] for group in vocabulary.order if group in matched]
-        return shown + [name for padded, name in vocabulary.phrases if padded in self.spaced]
+        shown: list[str] = []
+        if hits := self.words.intersection(vocabulary.forms):
+            matched: dict[str, str] = {}
+            for word in sorted(hits):  # sorted: "bug" before "bugs"
+                matched.setdefault(vocabulary.forms[word], word)
+            shown = sorted(matched.values(), key=lambda word: vocabulary.rank[vocabulary.forms[word]])
+        # Only phrases whose first word is in the text are searched for (a set intersection, in C).
+        for first in self.words.intersection(vocabulary.phrase_starts):
+            shown.extend(name for padded, name in vocabulary.phrase_starts[first] if padded in self.spaced)
+        return shown
 
 
 def _looks_like_code(t: _Text) -> bool:
@@ -177,8 +186,21 @@ def _looks_like_code(t: _Text) -> bool:
 
 
 def _has_trace(raw: str) -> bool:
-    if ("Error" in raw or "Exception" in raw or "error" in raw) and _ERROR_NAME.search(raw):
-        return True
+    for suffix in ("Error", "Exception"):  # IndexError, NullPointerException: CamelCase before the suffix
+        at = raw.find(suffix)
+        while at > 0:
+            start = at
+            while start and raw[start - 1].isalpha():
+                start -= 1
+            if start < at and (not start or not raw[start - 1].isalnum()) and _ERROR_NAME.match(raw, start):
+                return True
+            at = raw.find(suffix, at + 1)
+    lowered = raw.lower()
+    at = lowered.find("error ")
+    while at != -1:  # compiler and database error codes: "error TS2339", "ERROR 1452"
+        if _ERROR_CODE.match(raw, at):
+            return True
+        at = lowered.find("error ", at + 1)
     if "Traceback (most recent call last)" in raw or (
         ("\tat " in raw or "  at " in raw) and _JAVA_FRAME.search(raw)
     ):
@@ -253,7 +275,7 @@ def _code_structure(t: _Text, reasons: list[str]) -> int:
     if punct >= _PUNCT_MIN and punct >= _PUNCT_SHARE * len(raw):
         score += 2
         reasons.append("heavy use of { } ; like source code")
-    if "(" in raw and len(_CALL.findall(raw, 0, 2_000)) >= 2:
+    if _calls(raw) >= 2:
         score += 2
         reasons.append("has function calls like name(…)")
     return score
@@ -264,6 +286,12 @@ _MAKER_REACH = 5  # "write me a small python function": the thing comes within a
 
 def _asks_for_code(t: _Text) -> tuple[str, str] | None:
     """(verb, thing) when the request asks to write, build or make a piece of code."""
+    if t.asked is False:
+        t.asked = _find_code_ask(t)
+    return t.asked
+
+
+def _find_code_ask(t: _Text) -> tuple[str, str] | None:
     if not (t.words & CODE_MAKERS and t.words & CODE_THINGS):
         return None
     tokens = t.tokens
@@ -273,6 +301,16 @@ def _asks_for_code(t: _Text) -> tuple[str, str] | None:
                 if thing in CODE_THINGS:
                     return token, thing
     return None
+
+
+def _calls(raw: str) -> int:
+    """How many "(" follow a name directly (range(len(a)), fetch(url)); prose puts a space first."""
+    calls, at = 0, raw.find("(")
+    while at != -1 and calls < 2:
+        if at and raw[at - 1] in _NAME_CHARS and not raw[at - 1].isdigit():
+            calls += 1
+        at = raw.find("(", at + 1)
+    return calls
 
 
 def _code_words(t: _Text, reasons: list[str]) -> tuple[int, bool]:
@@ -296,12 +334,11 @@ _QUANTITY_CUES = frozenset(
 )
 
 
-_DIGITS = re.compile(r"\d+(?:[.,]\d+)?")
-
-
 def _numbers(t: _Text) -> int:
     """How many numbers the request holds, in digits or words."""
-    return len(_DIGITS.findall(t.raw)) + len(t.words & NUMBER_WORDS)
+    if t.numbers is None:
+        t.numbers = sum(1 for token in t.tokens if token[0].isdigit()) + len(t.words & NUMBER_WORDS)
+    return t.numbers
 
 
 def _reasoning_score(t: _Text, reasons: list[str]) -> tuple[int, bool]:
@@ -312,6 +349,7 @@ def _reasoning_score(t: _Text, reasons: list[str]) -> tuple[int, bool]:
         premium = True
         reasons.append(f"asks for a proof / rigour ('{proof[0]}')")
     if _has_equation(t.raw):
+        t.equation = True
         score += 2
         reasons.append("maths: contains an equation or arithmetic")
     if "%" in t.raw and _numbers(t):
@@ -406,7 +444,7 @@ def classify(
         if translating_code:
             code += 2
             code_reasons.append("translates between programming languages")
-        elif not (kind != "writing" and reasoning and _has_equation(t.raw)):
+        elif not (kind != "writing" and t.equation):
             task = "long_document" if kind == "summary" or tokens > LONG_INPUT_TOKENS else "chat"
             reasons = [why]
             if tokens > LONG_INPUT_TOKENS:

@@ -15,15 +15,20 @@ from __future__ import annotations
 class Vocabulary:
     """Word groups and phrases for one signal; `order` keeps the groups' order for reasons."""
 
-    __slots__ = ("forms", "order", "phrases")
+    __slots__ = ("forms", "order", "phrases", "phrase_starts", "rank")
 
     def __init__(self, groups: str, phrases: str = ""):
         split = [group.split() for group in groups.split("|") if group.strip()]
         self.forms = {form: words[0] for words in split for form in words}
         self.order = tuple(words[0] for words in split)
+        self.rank = {group: index for index, group in enumerate(self.order)}
         self.phrases = tuple(
             (f" {p.strip()} ", SHOWN.get(p.strip(), p.strip())) for p in phrases.split("|") if p.strip()
         )
+        # Phrases by their first word, so a text is searched only for phrases that could be in it.
+        self.phrase_starts: dict[str, list[tuple[str, str]]] = {}
+        for padded, name in self.phrases:
+            self.phrase_starts.setdefault(padded.split()[0], []).append((padded, name))
 
 
 SHOWN = {"tl dr": "tl;dr"}  # ";" is a separator, so "tl;dr" arrives as the phrase "tl dr"
