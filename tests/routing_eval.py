@@ -69,8 +69,8 @@ class Report:
         return 1 - self.ideal_cost / self.baseline
 
 
-def evaluate(rows: list[dict]) -> Report:
-    available = available_models(PROVIDERS)
+def evaluate(rows: list[dict], providers: list[str] = PROVIDERS) -> Report:
+    available = available_models(providers)
     report = Report(rows=len(rows))
     for row in rows:
         profile = classify(row["text"])
@@ -129,7 +129,24 @@ def mistakes_markdown(report: Report, limit: int = 40) -> str:
     return "\n".join(lines)
 
 
+def by_key_set(rows: list[dict]) -> str:
+    lines = [
+        "| keys | hard on standard+ | easy on economy | cheaper than premium | perfect router |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for providers in (PROVIDERS, *([p] for p in PROVIDERS)):
+        report = evaluate(rows, providers)
+        lines.append(
+            f"| {', '.join(providers)} | {report.hard_rate:.1%} | {report.easy_rate:.1%} | {report.saving:.1%} | "
+            f"{report.ideal_saving:.1%} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
+    print("### whole set, by the keys a person holds\n")
+    print(by_key_set(load("dev") + load("heldout")))
+    print()
     for name in ("dev", "heldout"):
         report = evaluate(load(name))
         print(markdown(name, report))
