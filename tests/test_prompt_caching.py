@@ -80,10 +80,16 @@ async def test_anthropic_cache_reads_and_writes_are_priced_in_the_footer_and_usa
     assert f"{format_usd(priced)}" in footer and format_usd(uncached) not in footer
 
 
-async def test_anthropic_reports_no_cache_use_without_breakpoints_so_nothing_is_discounted(atom_sqlite):
+async def test_the_next_turn_marks_the_conversation_so_far_and_no_cache_use_means_no_discount(atom_sqlite):
     await give_keys(atom_sqlite, "anthropic")
-    record, _ = await ask(atom_sqlite, "hello there")
-    spec = lookup(record.model)
+    await ask(atom_sqlite, "hello there")
+    record, _ = await ask(atom_sqlite, "and what can you do?")
+    second = atom_sqlite.providers.requests_for("anthropic")[-1].json
+    assert second["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert second["messages"][-2]["role"] == "assistant"
+    assert second["messages"][-2]["content"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert "cache_control" not in str(second["messages"][-1])
+    spec = lookup(record.model)  # the fake reported no cache use: plain input prices
     assert record.cost_usd == pytest.approx(
         cost(spec, record.prompt_tokens, record.completion_tokens), rel=1e-9
     )
