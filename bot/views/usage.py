@@ -26,7 +26,7 @@ MODE_LABELS = {
 }
 TASK_LABELS = {
     "code": "Code",
-    "reasoning": "Reasoning",
+    "reasoning": "Reasoning (maths, logic, analysis)",
     "long_document": "Long documents",
     "chat": "General chat",
 }
