@@ -431,7 +431,10 @@ def test_a_bare_follow_up_keeps_the_task_of_the_exchange_it_continues(follow_up)
     assert previous.task == "code"
     profile = classify(follow_up, previous=previous)
     assert (profile.task, profile.need, profile.own_signal) == ("code", "standard", False)
-    assert profile.reasons[0] == "no signal of its own: continues the previous code exchange"
+    assert profile.reasons == (
+        "no signal of its own: continues the previous code exchange (asks to write code (a function); "
+        "mentions 'function', 'python')",
+    )
     assert classify(follow_up).task == "chat"  # on its own it says nothing of code
 
 

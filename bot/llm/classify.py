@@ -303,7 +303,9 @@ def classify(
         return TaskProfile("chat", "economy", tokens, (f"conversation ({_mentions(chat)})",))
     if previous is not None and len(text.split()) <= FOLLOW_UP_WORDS:
         task = previous.task.replace("_", " ")
-        reasons = (f"no signal of its own: continues the previous {task} exchange", *previous.reasons[:2])
+        reasons = (
+            f"no signal of its own: continues the previous {task} exchange ({'; '.join(previous.reasons[:2])})",
+        )
         return TaskProfile(previous.task, previous.need, tokens, reasons, own_signal=False)
     if tokens > LONG_INPUT_TOKENS:
         return TaskProfile("long_document", "economy", tokens, (f"input is {_format_tokens(tokens)} tokens",))
