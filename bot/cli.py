@@ -11,7 +11,8 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 
 log = logging.getLogger("bot")
-EXIT_CONFIG = 2
+EXIT_CONFIG = 2  # configuration missing or malformed (README, "Command line")
+EXIT_UNAVAILABLE = 1  # the database (or the port) cannot be used; also `atom doctor` finding problems
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A database that cannot be reached is the operator's to fix: one line, not a traceback.
+        if why := startup_problem(exc):
+            command = " ".join(filter(None, (args.command, getattr(args, "keys_command", None))))
+            print(f"atom {command}: {why}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+        raise
     return 1
 
 
@@ -71,7 +79,7 @@ def _run(force_http: bool) -> int:
     except Exception as exc:
         if why := startup_problem(exc):
             log.error("Atom could not start: %s", why)
-            return 1
+            return EXIT_UNAVAILABLE
         raise
     return 0
 

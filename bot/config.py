@@ -223,18 +223,19 @@ def load_settings(
                 "ATOM_ENCRYPTION_KEYS is required with this database: "
                 f"{KEY_GENERATE_HINT} and keep it safe (it decrypts every stored provider key)."
             )
-        elif key_file.exists() or create_key_file:
+        elif key_file.exists():
             try:
-                key, _created = load_or_create_embedded_key(key_file)
+                key = key_file.read_text().strip()
+            except OSError as exc:
+                problems.append(f"Cannot read the key file {key_file}: {exc.strerror}.")
+            else:
                 if _valid_fernet(key):
                     keys = (key,)
                 else:
                     problems.append(
                         f"The key file {key_file} does not hold a Fernet key: restore it from backup."
                     )
-            except OSError as exc:
-                problems.append(f"Cannot read or create the key file {key_file}: {exc.strerror}.")
-        else:
+        elif not create_key_file:
             problems.append(
                 f"ATOM_ENCRYPTION_KEYS is not set and there is no key file at {key_file} yet: "
                 f"run `atom run` once to create it, or {KEY_GENERATE_HINT}."
@@ -290,6 +291,13 @@ def load_settings(
 
     if problems:
         raise ConfigError(problems)
+    if key_file is not None and not keys:
+        # Created only now, once everything else is valid: a refused start writes nothing.
+        try:
+            key, _created = load_or_create_embedded_key(key_file)
+        except OSError as exc:
+            raise ConfigError([f"Cannot create the key file {key_file}: {exc.strerror}."]) from None
+        keys = (key,)
     return Settings(
         slack_bot_token=bot_token,
         slack_signing_secret=signing_secret,
