@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 from bot.config import ConfigError, Settings, load_settings
@@ -69,13 +70,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(force_http: bool) -> int:
+    # A SIGTERM while Python is still importing and configuring is noted, not fatal: run_forever
+    # takes over the signal as soon as its loop runs and then stops cleanly at once.
+    terminated: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _frame: terminated.append(signum))
     settings = load_settings(create_key_file=True, force_http=force_http)
     setup_logging(settings.log_level, settings.log_format)
     _announce_key_file(settings)
     from bot.server import run_forever
 
     try:
-        asyncio.run(run_forever(settings))
+        asyncio.run(run_forever(settings, stop_requested=lambda: bool(terminated)))
     except Exception as exc:
         if why := startup_problem(exc):
             log.error("Atom could not start: %s", why)
