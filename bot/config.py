@@ -99,6 +99,14 @@ def _url(value: str, name: str, problems: list[str], schemes=("http", "https")) 
     return value
 
 
+def _without_password(rest: str) -> str:
+    """`user:secret@host/db` → `user:***@host/db`: messages may be read by anyone with the logs."""
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return rest
+    return f"{credentials.split(':', 1)[0]}:***@{host}"
+
+
 def sqlite_path(database_url: str) -> Path | None:
     """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
     if not database_url.startswith("sqlite"):
@@ -194,7 +202,7 @@ def load_settings(
         if database_url.startswith(("postgres://", "postgresql://", "postgresql+psycopg")):
             problems.append(
                 f"ATOM_DATABASE_URL uses a synchronous driver; use the async one: "
-                f"postgresql+asyncpg://{database_url.split('://', 1)[-1]}"
+                f"postgresql+asyncpg://{_without_password(database_url.split('://', 1)[-1])}"
             )
         elif database_url.startswith("sqlite:"):
             problems.append(

@@ -124,3 +124,13 @@ async def test_keys_rotate_with_only_a_wrong_key_changes_nothing(tmp_path, encry
     assert code == 2 and "Traceback" not in out + err
     assert "cannot decrypt the stored secrets" in err
     assert db.read_bytes() == before
+
+
+async def test_database_passwords_stay_out_of_the_one_line_reports(tmp_path, encryption_key):
+    secret = "hunter2-db-password"
+    env = atom_env("http://127.0.0.1:9/api/", f"postgresql+asyncpg://atom:{secret}@127.0.0.1:9/atom", encryption_key)
+    code, out, err = await run_atom_cli("migrate", env=env, cwd=tmp_path)
+    assert code == 1 and "Check ATOM_DATABASE_URL" in err and secret not in out + err
+    with pytest.raises(ConfigError) as info:
+        load_settings({"ATOM_DATABASE_URL": f"postgresql://atom:{secret}@db/atom"}, need_slack=False)
+    assert "postgresql+asyncpg://atom:***@db/atom" in info.value.render() and secret not in info.value.render()
