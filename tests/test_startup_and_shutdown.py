@@ -203,3 +203,34 @@ async def test_sigterm_while_start_up_waits_for_slack_is_a_clean_stop(fake_slack
     assert proc.returncode == 0, log
     assert "Traceback" not in log
     assert "shutting down before start-up finished" in log
+
+
+async def test_sigterm_while_the_database_does_not_answer_is_a_clean_stop(fake_slack, tmp_path, encryption_key):
+    """A PostgreSQL server that accepts the connection and then says nothing: start-up waits in
+    the database driver, and SIGTERM still stops the process at once and cleanly."""
+    connected = asyncio.Event()
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader, writer):
+        held.append(writer)
+        connected.set()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    proc = await _atom_process(
+        fake_slack, tmp_path, SLACK_SIGNING_SECRET="s", ATOM_ENCRYPTION_KEYS=encryption_key,
+        ATOM_DATABASE_URL=f"postgresql+asyncpg://atom@127.0.0.1:{port}/atom",
+    )
+    try:
+        await asyncio.wait_for(connected.wait(), 60)
+        log = await _stop(proc, [])
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        for writer in held:
+            writer.close()
+        server.close()
+    assert proc.returncode == 0, log
+    assert "Traceback" not in log
+    assert "shutting down before start-up finished" in log
