@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 60.0
+REFUSED_APP_TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "not_allowed_token_type", "token_revoked"})
 JITTER = 0.2  # many Atoms restarted together do not knock on Slack's door in step
 
 
@@ -38,7 +39,10 @@ def retry_delay(failures: int, rng: random.Random | None = None) -> float:
 def describe(exc: BaseException) -> str:
     """What went wrong, in a few words: Slack's error code, or the exception's type and message."""
     if isinstance(exc, SlackApiError):
-        return f"Slack answered {exc.response.get('error') or exc.response.status_code}"
+        error = exc.response.get("error") or exc.response.status_code
+        if error in REFUSED_APP_TOKEN_ERRORS:
+            return f"Slack answered {error}: check SLACK_APP_TOKEN (an app-level token with connections:write)"
+        return f"Slack answered {error}"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

@@ -47,8 +47,8 @@ async def test_a_sqlite_path_that_cannot_exist_is_one_line(command, tmp_path, en
     assert "not-a-folder" in out + err and "Check ATOM_DATABASE_URL" in out + err
 
 
-async def test_migrate_twice_is_idempotent_and_says_so(tmp_path, encryption_key):
-    env = atom_env("http://127.0.0.1:9/api/", f"sqlite+aiosqlite:///{tmp_path / 'atom.db'}", encryption_key)
+async def test_migrate_twice_is_idempotent_and_says_so(database_url, tmp_path, encryption_key):
+    env = atom_env("http://127.0.0.1:9/api/", database_url, encryption_key)
     code, out, err = await run_atom_cli("migrate", env=env, cwd=tmp_path)
     assert code == 0 and "database schema: empty ->" in out, out + err
     code, again, err = await run_atom_cli("migrate", env=env, cwd=tmp_path)

@@ -234,3 +234,26 @@ async def test_sigterm_while_the_database_does_not_answer_is_a_clean_stop(fake_s
     assert proc.returncode == 0, log
     assert "Traceback" not in log
     assert "shutting down before start-up finished" in log
+
+
+def test_a_refused_app_token_is_named_in_the_retry_line():
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.slack_response import SlackResponse
+
+    from bot.socket_mode import describe, retry_delay
+
+    response = SlackResponse(client=None, http_verb="POST", api_url="u", req_args={}, data={"ok": False, "error": "invalid_auth"},
+                             headers={}, status_code=200)
+    assert "check SLACK_APP_TOKEN" in describe(SlackApiError("refused", response))
+    assert describe(ConnectionRefusedError(111, "Connect call failed")) == "ConnectionRefusedError: [Errno 111] Connect call failed"
+    assert [round(retry_delay(n, random_zero())) for n in (1, 2, 3, 7, 20)] == [1, 2, 4, 60, 60]
+
+
+def random_zero():
+    import random
+
+    class Middle(random.Random):
+        def random(self) -> float:
+            return 0.5  # no jitter
+
+    return Middle()

@@ -69,7 +69,12 @@ def make_private(path: Path) -> None:
         except FileNotFoundError:
             continue
         if mode & 0o077:
-            file.chmod(PRIVATE_FILE_MODE)
+            try:
+                file.chmod(PRIVATE_FILE_MODE)
+            except OSError as exc:  # not ours to change (another owner): say so, and carry on
+                log.warning("%s is readable by other users (mode %o) and cannot be made private: %s",
+                            file, mode, exc.strerror)
+                continue
             log.info("%s was readable by other users (mode %o): now %o", file, mode, PRIVATE_FILE_MODE)
 
 
