@@ -257,3 +257,27 @@ def random_zero():
             return 0.5  # no jitter
 
     return Middle()
+
+
+async def test_socket_mode_follows_slacks_refresh_request_quietly(fake_slack, sqlite_url, encryption_key, caplog):
+    """Slack asks every few hours for a reconnect (`disconnect`/`refresh_requested`): Atom takes a
+    new URL, keeps answering, and logs no warning."""
+    env = atom_env(fake_slack.url, sqlite_url, encryption_key, SLACK_APP_TOKEN="xapp-1-test")
+    del env["SLACK_SIGNING_SECRET"]
+    harness = AtomHarness(fake_slack, env)
+    await harness.start()
+    try:
+        await asyncio.wait_for(fake_slack.socket_connected.wait(), 10)
+        with caplog.at_level(logging.WARNING):
+            await fake_slack.send_disconnect("refresh_requested")
+            for _ in range(400):
+                if fake_slack.socket_connections >= 2:
+                    break
+                await asyncio.sleep(0.025)
+            assert fake_slack.socket_connections == 2
+            assert len(fake_slack.calls_to("apps.connections.open")) == 2
+            envelope = await fake_slack.send_envelope("slash_commands", payloads.command_payload("help"))
+            assert HELP in str((await fake_slack.wait_ack(envelope))["payload"])
+        assert not [r for r in caplog.records if r.name.startswith(("bot", "slack"))]
+    finally:
+        await harness.stop()
