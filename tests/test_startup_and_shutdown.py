@@ -281,3 +281,26 @@ async def test_socket_mode_follows_slacks_refresh_request_quietly(fake_slack, sq
         assert not [r for r in caplog.records if r.name.startswith(("bot", "slack"))]
     finally:
         await harness.stop()
+
+
+async def test_a_socket_url_that_fails_is_not_retried(fake_slack, sqlite_url, encryption_key, caplog):
+    """slack_sdk retries the same WebSocket URL for ever; Atom asks Slack for a new one each time."""
+    dead = _free_port()  # nothing listens there
+    fake_slack.set_handler("apps.connections.open", lambda call: {"ok": True, "url": f"ws://127.0.0.1:{dead}/socket"})
+    env = atom_env(fake_slack.url, sqlite_url, encryption_key, SLACK_APP_TOKEN="xapp-1-test")
+    del env["SLACK_SIGNING_SECRET"]
+    harness = AtomHarness(fake_slack, env)
+    caplog.set_level(logging.INFO)
+    await harness.start()
+    try:
+        for _ in range(600):
+            if len([r for r in caplog.records if RETRY_LINE.search(r.getMessage())]) >= 3:
+                break
+            await asyncio.sleep(0.025)
+    finally:
+        await harness.stop()
+    retries = [r for r in caplog.records if RETRY_LINE.search(r.getMessage())]
+    assert len(retries) >= 3
+    assert all("could not open the Socket Mode connection" in r.getMessage() and r.exc_info is None for r in retries)
+    assert len(fake_slack.calls_to("apps.connections.open")) >= len(retries)  # a fresh URL every attempt
+    assert not [r for r in caplog.records if r.exc_info]
