@@ -96,9 +96,8 @@ def startup_problem(exc: Exception) -> str | None:
     if isinstance(exc, OSError) and getattr(exc, "errno", None) == 98:
         return f"{exc.strerror}: another process uses ATOM_PORT; stop it or choose another port."
     if isinstance(exc, SQLAlchemyError | OSError) or type(exc).__module__.startswith("asyncpg"):
-        return (
-            f"{type(exc).__name__}: {exc}. Check ATOM_DATABASE_URL and that the database server is running."
-        )
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else f"{type(exc).__name__} (no answer)"
+        return f"{what}. Check ATOM_DATABASE_URL and that the database server is running."
     return None
 
 

@@ -3,6 +3,7 @@ wrong, and what Atom leaves on disk (nothing before its configuration is valid; 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 
@@ -134,3 +135,23 @@ async def test_database_passwords_stay_out_of_the_one_line_reports(tmp_path, enc
     with pytest.raises(ConfigError) as info:
         load_settings({"ATOM_DATABASE_URL": f"postgresql://atom:{secret}@db/atom"}, need_slack=False)
     assert "postgresql+asyncpg://atom:***@db/atom" in info.value.render() and secret not in info.value.render()
+
+
+async def test_a_database_server_that_never_answers_is_one_line_too(tmp_path, encryption_key):
+    """A firewall that drops packets looks like this: the connection opens and nothing comes back."""
+    held = []
+
+    async def silent(_reader, writer):
+        held.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    env = atom_env("http://127.0.0.1:9/api/", f"postgresql+asyncpg://atom@127.0.0.1:{port}/atom", encryption_key)
+    try:
+        code, out, err = await run_atom_cli("migrate", env=env, cwd=tmp_path)
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+    assert code == 1 and "Traceback" not in out + err, out + err
+    assert len(err.strip().splitlines()) == 1 and "TimeoutError (no answer). Check ATOM_DATABASE_URL" in err

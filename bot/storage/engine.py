@@ -14,6 +14,7 @@ from bot.config import sqlite_path
 
 log = logging.getLogger(__name__)
 PRIVATE_FILE_MODE = 0o600
+POSTGRES_CONNECT_TIMEOUT = 10.0
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -95,7 +96,15 @@ def create_engine(database_url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "reset", _reset_sqlite)
         return engine
-    return create_async_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # asyncpg waits 60 s for a server that does not answer (a firewall dropping packets): 10 s is
+    # ample for a live server and lets `atom migrate` or a start report an unreachable one sooner.
+    return create_async_engine(
+        database_url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT},
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
