@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import update
 
 from bot.storage.models import ProviderCredential
-from tests.conftest import AtomHarness, atom_env, provider_env, run_atom_cli
+from tests.conftest import AtomHarness, atom_env, process_env, provider_env, run_atom_cli
 from tests.fakes import payloads
 from tests.keyhelpers import OPENAI_KEY, audit_actions, credentials, form_values, settle, submit_key
 
@@ -226,7 +225,7 @@ async def test_wrong_encryption_key_at_start_is_a_clear_error(fake_slack, fake_p
 
 def test_cli_reports_a_wrong_key_with_exit_2(tmp_path, encryption_key):
     db = tmp_path / "atom.db"
-    env = {"PATH": os.environ["PATH"], "ATOM_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    env = process_env({"ATOM_DATABASE_URL": f"sqlite+aiosqlite:///{db}"})
     first = subprocess.run([sys.executable, "-m", "bot", "keys", "rotate"], env={**env, "ATOM_ENCRYPTION_KEYS": encryption_key},
                            capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr  # writes the canary
