@@ -166,7 +166,7 @@ WRITING_VERBS = Vocabulary(
     " | tell me a joke | give me a joke",
 )
 EXTRACT_WORDS = Vocabulary(
-    "extract extrahiere extrais estrai extraiga | hashtags | csv | json",
+    "extract extrahiere extrais estrai extraiga | hashtags",
     phrases="pull the | pull out | list every | list the | get all | which people | what are the phone"
     " | which of these | in this list"
     " | find the deadline | give me just | tracking number | order number | what fechas | qué fechas"
