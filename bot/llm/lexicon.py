@@ -15,11 +15,13 @@ from __future__ import annotations
 class Vocabulary:
     """Word groups and phrases for one signal; `order` keeps the groups' order for reasons."""
 
-    __slots__ = ("forms", "order", "phrases", "phrase_starts", "rank")
+    __slots__ = ("forms", "form_set", "order", "phrases", "phrase_starts", "start_set", "rank")
 
     def __init__(self, groups: str, phrases: str = ""):
         split = [group.split() for group in groups.split("|") if group.strip()]
         self.forms = {form: words[0] for words in split for form in words}
+        # Sets, so `text words & form_set` iterates over the smaller side (a short message's words).
+        self.form_set = frozenset(self.forms)
         self.order = tuple(words[0] for words in split)
         self.rank = {group: index for index, group in enumerate(self.order)}
         self.phrases = tuple(
@@ -29,6 +31,7 @@ class Vocabulary:
         self.phrase_starts: dict[str, list[tuple[str, str]]] = {}
         for padded, name in self.phrases:
             self.phrase_starts.setdefault(padded.split()[0], []).append((padded, name))
+        self.start_set = frozenset(self.phrase_starts)
 
 
 SHOWN = {"tl dr": "tl;dr"}  # ";" is a separator, so "tl;dr" arrives as the phrase "tl dr"

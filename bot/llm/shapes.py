@@ -77,13 +77,13 @@ class Text:
     def found(self, vocabulary: Vocabulary) -> list[str]:
         """The vocabulary's words (one form per group, as written) and phrases present, in its order."""
         shown: list[str] = []
-        if hits := self.words.intersection(vocabulary.forms):
+        if hits := self.words & vocabulary.form_set:
             matched: dict[str, str] = {}
             for word in sorted(hits):  # sorted: "bug" before "bugs"
                 matched.setdefault(vocabulary.forms[word], word)
             shown = sorted(matched.values(), key=lambda word: vocabulary.rank[vocabulary.forms[word]])
         # Only phrases whose first word is in the text are searched for (a set intersection, in C).
-        for first in self.words.intersection(vocabulary.phrase_starts):
+        for first in self.words & vocabulary.start_set:
             shown.extend(name for padded, name in vocabulary.phrase_starts[first] if padded in self.spaced)
         return shown
 
