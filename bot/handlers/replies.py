@@ -3,6 +3,8 @@
 * `ThreadReply` streams into a thread with Slack's streaming methods (chat.startStream /
   appendStream / stopStream) and falls back to post-then-update (at most one update a second)
   where there is no thread or streaming is refused.
+  `step` shows a thinking step as a task card in the stream (bot/views/steps.py); where Slack
+  refuses chunks the answer goes on as plain text without cards.
 * `EphemeralReply` answers `/atom ask` privately through the command's response_url.
 Links from model output never unfurl; long answers are split before Slack's limits.
 """
@@ -17,6 +19,7 @@ from slack_sdk.models.blocks import MarkdownBlock
 
 from bot.views import serialise
 from bot.views.answers import MARKDOWN_LIMIT, answer_message_blocks, split_text
+from bot.views.steps import DISPLAY_MODE, task_card
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,11 @@ class ThreadReply:
         self._message_ts: str | None = None  # fallback mode: the message being updated
         self._message_text = ""
         self._last_update = 0.0
+        self._steps = 0  # task cards shown; None once Slack refused them
 
     async def post(self, text: str, blocks: list[dict] | None = None) -> None:
+        if self._stream is not None and await self._stop_stream_with(text, blocks):
+            return
         await self.client.chat_postMessage(
             channel=self.channel,
             thread_ts=self.thread_ts,
@@ -80,6 +86,51 @@ class ThreadReply:
                 await self._set_title(question)
             except SlackApiError as exc:  # a title is a nicety too
                 log.info("could not set title: %s", exc.response.get("error"))
+
+    async def step(self, title: str, status: str = "complete", details: str | None = None) -> None:
+        """A thinking step as a task card at the top of the streamed answer. Only where Atom
+        streams; a refusal turns cards off for this answer and the text goes on without them."""
+        if not self._streaming or self._steps is None:
+            return
+        self._steps += 1
+        card = task_card(f"step-{self._steps}", title, status, details)
+        try:
+            if self._stream is None:
+                self._stream = await self._open_stream()
+            await self._stream.append(chunks=[card])
+        except SlackApiError as exc:
+            log.info("task cards refused (%s): answering without them", exc.response.get("error"))
+            self._steps = None
+            if self._stream is not None and self._stream.ts is None:
+                self._stream = None  # never started: the text starts its own stream (or falls back)
+
+    @property
+    def steps_shown(self) -> bool:
+        return bool(self._steps)
+
+    async def _open_stream(self):
+        self._stream_chars = 0
+        return await self.client.chat_stream(
+            channel=self.channel,
+            thread_ts=self.thread_ts,
+            recipient_team_id=self.team_id,
+            recipient_user_id=self.user_id,
+            buffer_size=1,  # Atom batches itself (FLUSH_CHARS / FLUSH_SECONDS)
+            unfurl_links=False,
+            unfurl_media=False,
+            task_display_mode=DISPLAY_MODE if self._steps is not None else None,
+        )
+
+    async def _stop_stream_with(self, text: str, blocks: list[dict] | None) -> bool:
+        """A message after task cards (no key, nothing answered…) ends their stream, so it is
+        never left open; False when Slack refused and the caller should post instead."""
+        stream, self._stream = self._stream, None
+        try:
+            await stream.stop(markdown_text=text, blocks=blocks)
+            return True
+        except SlackApiError as exc:
+            log.info("could not end the stream with a message (%s): posting it", exc.response.get("error"))
+            return False
 
     async def append(self, delta: str) -> None:
         self._pending += delta
@@ -127,16 +178,7 @@ class ThreadReply:
         if self._stream is None or self._stream_chars + len(text) > STREAM_MESSAGE_LIMIT:
             if self._stream is not None:
                 await self._stream.stop()
-            self._stream = await self.client.chat_stream(
-                channel=self.channel,
-                thread_ts=self.thread_ts,
-                recipient_team_id=self.team_id,
-                recipient_user_id=self.user_id,
-                buffer_size=1,  # Atom batches itself (FLUSH_CHARS / FLUSH_SECONDS)
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-            self._stream_chars = 0
+            self._stream = await self._open_stream()
         for part in split_text(text, MARKDOWN_LIMIT):
             try:
                 await self._stream.append(markdown_text=part)
@@ -196,6 +238,9 @@ class EphemeralReply:
 
     async def status(self, text: str) -> None:
         return None
+
+    async def step(self, title: str, status: str = "complete", details: str | None = None) -> None:
+        return None  # a private answer arrives whole: there is no stream to show steps in
 
     async def append(self, delta: str) -> None:
         self._text += delta
