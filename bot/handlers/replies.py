@@ -61,8 +61,8 @@ class ThreadReply:
         self._steps = 0  # task cards shown; None once Slack refused them
 
     async def post(self, text: str, blocks: list[dict] | None = None) -> None:
-        if self._stream is not None and await self._stop_stream_with(text, blocks):
-            return
+        if self._stream is not None:
+            await self._end_steps()
         await self.client.chat_postMessage(
             channel=self.channel,
             thread_ts=self.thread_ts,
@@ -121,16 +121,14 @@ class ThreadReply:
             task_display_mode=DISPLAY_MODE if self._steps is not None else None,
         )
 
-    async def _stop_stream_with(self, text: str, blocks: list[dict] | None) -> bool:
-        """A message after task cards (no key, nothing answered…) ends their stream, so it is
-        never left open; False when Slack refused and the caller should post instead."""
+    async def _end_steps(self) -> None:
+        """A message after task cards (no key, nothing answered…) first ends their stream, so
+        it is never left open; the message itself is posted as always."""
         stream, self._stream = self._stream, None
         try:
-            await stream.stop(markdown_text=text, blocks=blocks)
-            return True
+            await stream.stop()
         except SlackApiError as exc:
-            log.info("could not end the stream with a message (%s): posting it", exc.response.get("error"))
-            return False
+            log.info("could not end the stream of task cards: %s", exc.response.get("error"))
 
     async def append(self, delta: str) -> None:
         self._pending += delta
