@@ -71,7 +71,7 @@ async def test_rate_limit_cools_the_provider_down_for_retry_after(two_keys):
     atom, first, second = two_keys
     atom.providers.script(first, Behaviour(status=429, retry_after=120))
     await ask(atom)
-    stop = await finished(atom)
+    await finished(atom)
     assert "was rate-limited, trying" in steps_text(atom.slack)
     await ask(atom, "and another question for you")
     await finished(atom, count=2)
@@ -83,7 +83,7 @@ async def test_server_error_fails_over(two_keys):
     atom, first, second = two_keys
     atom.providers.script(first, Behaviour(status=500))
     await ask(atom)
-    stop = await finished(atom)
+    await finished(atom)
     assert "had a server error (500), trying" in steps_text(atom.slack)
     assert streamed_text(atom.slack) == f"Hello from {second}"
 
@@ -127,7 +127,7 @@ async def test_a_hanging_provider_times_out_and_fails_over(fake_slack, fake_prov
         first, second = order("openai", "anthropic")
         fake_providers.script(first, Behaviour(hang=True))
         await ask(atom)
-        stop = await finished(atom)
+        await finished(atom)
         assert "did not answer in time, trying" in steps_text(atom.slack)
         assert streamed_text(fake_slack) == f"Hello from {second}"
     finally:
