@@ -40,6 +40,7 @@ _REFINE = re.compile(
     r"explain|simplify|fix|format|port|show|give)\b.*\b(it|that|this|them|those|these|the same)\b",
 )
 _PRONOUN_ONLY = re.compile(r"^(it|it's|that|that's|those)\b")  # "this"/"these" often point elsewhere
+_ENDS_ON_PRONOUN = re.compile(r"\b(it|that|those|them)$")  # "more examples of that", "why is that"
 _IN_LANGUAGE = re.compile(r"^(in|en|auf|em)\s+\S+$")  # "in Go", "en français", "auf Deutsch"
 _CODE = re.compile(r"```|`[^`]+`|[{};]\s*$|\bdef |\bfunction\b|https?://")
 
@@ -60,5 +61,7 @@ def is_follow_up_only(text: str) -> bool:
     if _IN_LANGUAGE.match(normal):
         return True
     if _LEANING_START.match(normal) and len(words) <= 4:
+        return True
+    if _ENDS_ON_PRONOUN.search(normal) and len(words) <= 6:
         return True
     return bool(_REFINE.match(normal) or _PRONOUN_ONLY.match(normal))
