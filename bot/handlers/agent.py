@@ -56,9 +56,12 @@ def register(surface, runtime: Runtime, views: ViewMemory) -> None:
             return  # no verified person to keep it for
         person = Person.from_context(context)
         viewed = parse_context(event.get("context"))
+        before = views.get(person)
         views.set(person, viewed)
         dm = event.get("channel")
-        if dm and viewed and viewed[0].kind in ("channel", "thread"):
+        readable = ("channel", "thread")
+        # Prompts change when a readable place comes into view, not on every move between places.
+        if dm and viewed and viewed[0].kind in readable and not (before and before[0].kind in readable):
             try:
                 await client.assistant_threads_setSuggestedPrompts(
                     channel_id=dm, prompts=VIEWING_PROMPTS, title=PROMPTS_TITLE
