@@ -11,6 +11,7 @@ Links from model output never unfurl; long answers are split before Slack's limi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -59,8 +60,10 @@ class ThreadReply:
         self._message_text = ""
         self._last_update = 0.0
         self._steps = 0  # task cards shown; None once Slack refused them
+        self._sending_steps: asyncio.Task | None = None
 
     async def post(self, text: str, blocks: list[dict] | None = None) -> None:
+        await self._steps_sent()
         if self._stream is not None:
             await self._end_steps()
         await self.client.chat_postMessage(
@@ -89,20 +92,34 @@ class ThreadReply:
 
     async def step(self, title: str, status: str = "complete", details: str | None = None) -> None:
         """A thinking step as a task card at the top of the streamed answer. Only where Atom
-        streams; a refusal turns cards off for this answer and the text goes on without them."""
+        streams. Sent in the background, in order, so the model call never waits for Slack; text
+        waits for the cards before it. A refusal turns cards off for this answer and the text
+        goes on without them."""
         if not self._streaming or self._steps is None:
             return
         self._steps += 1
         card = task_card(f"step-{self._steps}", title, status, details)
+        self._sending_steps = asyncio.create_task(self._send_step(card, self._sending_steps))
+
+    async def _send_step(self, card: dict, previous: asyncio.Task | None) -> None:
+        if previous is not None:
+            await previous
+        if self._steps is None:
+            return  # an earlier card was refused
         try:
             if self._stream is None:
                 self._stream = await self._open_stream()
             await self._stream.append(chunks=[card])
-        except SlackApiError as exc:
-            log.info("task cards refused (%s): answering without them", exc.response.get("error"))
+        except Exception as exc:  # noqa: BLE001 — a card is a nicety; the answer must go on
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.info("task cards refused (%s): answering without them", error)
             self._steps = None
             if self._stream is not None and self._stream.ts is None:
                 self._stream = None  # never started: the text starts its own stream (or falls back)
+
+    async def _steps_sent(self) -> None:
+        if self._sending_steps is not None:
+            await self._sending_steps
 
     @property
     def steps_shown(self) -> bool:
@@ -137,6 +154,7 @@ class ThreadReply:
             await self._flush()
 
     async def finish(self, footer: list, fallback_text: str) -> None:
+        await self._steps_sent()
         if self._streaming and self._stream is not None:
             await self._flush_stream()
             await self._stream.stop(blocks=serialise(footer))
@@ -158,6 +176,7 @@ class ThreadReply:
     # ------------------------------------------------------------------ streaming
 
     async def _flush(self) -> None:
+        await self._steps_sent()
         self._last_flush = self._clock()
         if self._streaming:
             try:
