@@ -154,17 +154,14 @@ class ConversationService:
             self._store(ask, key, record_id, plan, result, baseline=0.0)
             return result
         baseline = baseline_cost(result.prompt_tokens, result.completion_tokens, at=utcnow())
+        # A failover already shown as a step in the stream is not repeated under the answer.
+        switched = [] if getattr(reply, "steps_shown", False) else switch_notes(result.attempts, result.model.litellm_name)
         footer = footer_blocks(
             record_id,
             model=result.model.litellm_name,
             cost=result.cost_usd,
             saving=max(0.0, baseline - result.cost_usd),
-            notes=[
-                # A failover already shown as a step in the stream is not repeated under it.
-                *([] if getattr(reply, "steps_shown", False) else switch_notes(result.attempts, result.model.litellm_name)),
-                *([conversation.note] if conversation.note else []),
-                *ask.notes,
-            ],
+            notes=[*switched, *([conversation.note] if conversation.note else []), *ask.notes],
             cut_off=result.cut_off,
             share=ask.surface == "command",
         )

@@ -15,6 +15,7 @@ starts a new one — Slack's agent messaging model — unless it only makes sens
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from bot.storage.repositories import Turns
 from bot.storage.repositories.links import ConversationLinks
 
 DEFAULT_RETENTION_DAYS = 30
+LAST_ANSWERS_KEPT = 10_000  # (person, DM) pairs whose last answer is known without a query
 # Estimated tokens of earlier turns sent with a question, per routing mode (README, "Memory").
 HISTORY_BUDGETS = {"save": 2_000, "balanced": 6_000, "best": 16_000}
 CONTINUED_NOTE = "Continued your previous conversation: this looked like a follow-up to my last answer."
@@ -90,6 +92,10 @@ class ConversationMemory:
         self._turns = Turns(sessions)
         self._links = ConversationLinks(sessions)
         self.clock = clock  # injectable: tests move time instead of sleeping
+        # Where and when each person's last answer in a conversation was given, so a top-level DM
+        # needs no query (and no early flush of the pending writes) to know whether it came soon
+        # after one; after a restart the database answers, and only for a bare follow-up.
+        self._last_answers: OrderedDict[tuple[Person, str], tuple[str, datetime]] = OrderedDict()
         self._crypto = crypto
         self.retention = timedelta(days=retention_days)
         # New turns are written in batches; every read below flushes first (see bot/pending.py).
@@ -113,13 +119,16 @@ class ConversationMemory:
         key = thread_key(channel, thread_ts)
         if not top_level:
             return Conversation(await self._links.target(person.enterprise_id, person.team_id, key) or key)
-        await self.pending.flush()
-        last = await self._links.last_answer(
-            person.enterprise_id, person.team_id, person.user_id, f"{channel}:"
-        )
+        follow_up = is_follow_up_only(text)
+        last = self._last_answers.get((person, channel))
+        if last is None and follow_up:
+            await self.pending.flush()
+            last = await self._links.last_answer(
+                person.enterprise_id, person.team_id, person.user_id, f"{channel}:"
+            )
         now = self.clock()
         recent = last is not None and now - last[1] <= FOLLOW_UP_WINDOW
-        if recent and is_follow_up_only(text):
+        if recent and follow_up:
             await self._links.link(
                 person.enterprise_id, person.team_id, person.user_id, key, last[0], now
             )
@@ -130,6 +139,11 @@ class ConversationMemory:
         """Queue one exchange for storing (encrypted now); returns the id of the answer's turn."""
         now = self.clock()
         answer_id = str(uuid.uuid4())
+        where = (person, key.split(":", 1)[0])
+        self._last_answers.pop(where, None)
+        self._last_answers[where] = (key, now)
+        while len(self._last_answers) > LAST_ANSWERS_KEPT:
+            self._last_answers.popitem(last=False)
         common = {
             "enterprise_id": person.enterprise_id,
             "team_id": person.team_id,
@@ -177,6 +191,8 @@ class ConversationMemory:
 
     async def forget(self, person: Person) -> int:
         await self.pending.flush()  # a queued turn must not come back after the forgetting
+        for where in [w for w in self._last_answers if w[0] == person]:
+            del self._last_answers[where]
         await self._links.delete_for_user(person.enterprise_id, person.team_id, person.user_id)
         return await self._turns.delete_for_user(person.enterprise_id, person.team_id, person.user_id)
 

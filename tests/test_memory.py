@@ -58,6 +58,15 @@ async def test_a_bare_follow_up_within_ten_minutes_continues_the_last_conversati
     assert FIRST in contents and "and in Go?" in contents
 
 
+async def test_after_a_restart_a_bare_follow_up_still_finds_the_last_answer(atom_sqlite):
+    await give_keys(atom_sqlite, "openai")
+    await ask_top_level(atom_sqlite, FIRST, 1)
+    await atom_sqlite.restart()  # the in-process record of the last answer is gone; the database has it
+    _, stop = await ask_top_level(atom_sqlite, "make it shorter", 2)
+    contents = [m["content"] for m in sent_messages(atom_sqlite)]
+    assert FIRST in contents and CONTINUED_NOTE in str(stop.params["blocks"])
+
+
 async def test_after_ten_minutes_a_bare_follow_up_starts_afresh(atom_sqlite):
     await give_keys(atom_sqlite, "openai")
     await ask_top_level(atom_sqlite, FIRST, 1)
