@@ -44,6 +44,17 @@ async def test_a_reply_in_the_thread_under_a_dm_answer_carries_the_first_questio
     assert FIRST in contents and contents[-1] == "Now add type hints"
 
 
+async def test_a_reply_in_a_channel_thread_under_an_answer_carries_the_question(atom_sqlite):
+    await give_keys(atom_sqlite, "openai")
+    mention = payloads.app_mention_event(f"<@UBOT> {FIRST}", channel="C7")
+    await atom_sqlite.client.event(mention)
+    await answered(atom_sqlite, 1)
+    reply = payloads.message_event("Now add type hints", channel="C7", channel_type="channel", thread_ts=mention["ts"])
+    await atom_sqlite.client.event(reply)
+    await answered(atom_sqlite, 2)
+    assert any(FIRST in m["content"] for m in sent_messages(atom_sqlite)[:-1])
+
+
 async def test_a_bare_follow_up_within_ten_minutes_continues_the_last_conversation(atom_sqlite):
     await give_keys(atom_sqlite, "openai")
     await ask_top_level(atom_sqlite, FIRST, 1)
