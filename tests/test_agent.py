@@ -202,6 +202,21 @@ async def test_when_slack_refuses_chunks_altogether_the_answer_is_plain_text(ato
     assert atom.slack.calls_to("chat.postMessage")[0].params["thread_ts"] is not None  # still in its thread
 
 
+async def test_when_slack_takes_cards_but_refuses_the_text_their_stream_is_closed(atom_sqlite):
+    atom = atom_sqlite
+    await give_keys(atom, "openai")
+    atom.slack.chunk_types = {"task_update"}
+    atom.providers.reply["openai"] = "Nothing of this is lost."
+    await atom.client.event(payloads.message_im_event("hello"))
+    await atom.slack.wait_for("chat.postMessage", timeout=20)
+    await settle(atom)
+    [start] = atom.slack.calls_to("chat.startStream")
+    [stop] = atom.slack.calls_to("chat.stopStream")
+    assert start.params["chunks"][0]["type"] == "task_update" and not stop.params.get("chunks")
+    final = (atom.slack.calls_to("chat.update") or atom.slack.calls_to("chat.postMessage"))[-1]
+    assert "Nothing of this is lost." in str(final.params["blocks"]) and "Why this model?" in str(final.params["blocks"])
+
+
 async def test_the_legacy_assistant_panel_keeps_its_behaviour(atom_sqlite):
     atom = atom_sqlite
     await give_keys(atom, "gemini")

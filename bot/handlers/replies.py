@@ -142,8 +142,11 @@ class ThreadReply:
         """A message after task cards (no key, nothing answered…) first ends their stream, so
         it is never left open; the message itself is posted as always."""
         stream, self._stream = self._stream, None
+        if stream is None or stream.ts is None:
+            return  # never started: nothing to close
         try:
-            await stream.stop()
+            # Directly, not stream.stop(): that would resend text a refused append left buffered.
+            await self.client.chat_stopStream(channel=self.channel, ts=stream.ts)
         except SlackApiError as exc:
             log.info("could not end the stream of task cards: %s", exc.response.get("error"))
 
@@ -185,7 +188,7 @@ class ThreadReply:
             except SlackApiError as exc:
                 log.info("streaming refused (%s): posting and updating instead", exc.response.get("error"))
                 self._streaming = False
-                self._stream = None
+                await self._end_steps()  # a stream the task cards started is closed, not left open
         await self._flush_message()
 
     async def _flush_stream(self) -> None:
