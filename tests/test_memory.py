@@ -55,26 +55,26 @@ async def test_a_reply_in_a_channel_thread_under_an_answer_carries_the_question(
     assert any(FIRST in m["content"] for m in sent_messages(atom_sqlite)[:-1])
 
 
-async def test_a_bare_follow_up_within_ten_minutes_continues_the_last_conversation(atom_sqlite):
-    await give_keys(atom_sqlite, "openai")
-    await ask_top_level(atom_sqlite, FIRST, 1)
-    follow_up, stop = await ask_top_level(atom_sqlite, "and in Go?", 2)
-    contents = [m["content"] for m in sent_messages(atom_sqlite)]
+async def test_a_bare_follow_up_within_ten_minutes_continues_the_last_conversation(atom):  # SQLite and PostgreSQL
+    await give_keys(atom, "openai")
+    await ask_top_level(atom, FIRST, 1)
+    follow_up, stop = await ask_top_level(atom, "and in Go?", 2)
+    contents = [m["content"] for m in sent_messages(atom)]
     assert FIRST in contents and contents[-1] == "and in Go?"
     assert CONTINUED_NOTE in str(stop.params["blocks"])
     # Its own thread continues the same conversation too.
-    await atom_sqlite.client.event(payloads.message_im_event("with generics please", thread_ts=follow_up["ts"]))
-    await answered(atom_sqlite, 3)
-    contents = [m["content"] for m in sent_messages(atom_sqlite)]
+    await atom.client.event(payloads.message_im_event("with generics please", thread_ts=follow_up["ts"]))
+    await answered(atom, 3)
+    contents = [m["content"] for m in sent_messages(atom)]
     assert FIRST in contents and "and in Go?" in contents
 
 
-async def test_after_a_restart_a_bare_follow_up_still_finds_the_last_answer(atom_sqlite):
-    await give_keys(atom_sqlite, "openai")
-    await ask_top_level(atom_sqlite, FIRST, 1)
-    await atom_sqlite.restart()  # the in-process record of the last answer is gone; the database has it
-    _, stop = await ask_top_level(atom_sqlite, "make it shorter", 2)
-    contents = [m["content"] for m in sent_messages(atom_sqlite)]
+async def test_after_a_restart_a_bare_follow_up_still_finds_the_last_answer(atom):  # SQLite and PostgreSQL
+    await give_keys(atom, "openai")
+    await ask_top_level(atom, FIRST, 1)
+    await atom.restart()  # the in-process record of the last answer is gone; the database has it
+    _, stop = await ask_top_level(atom, "make it shorter", 2)
+    contents = [m["content"] for m in sent_messages(atom)]
     assert FIRST in contents and CONTINUED_NOTE in str(stop.params["blocks"])
 
 
