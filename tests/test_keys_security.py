@@ -83,12 +83,17 @@ async def test_admin_sets_a_workspace_key_members_use_it_and_admin_can_block(ato
     member = Person("", "T1", "U1")
     [credential] = await atom_sqlite.runtime.vault.usable(member)
     assert credential.scope == "workspace" and credential.secret.reveal() == OPENAI_KEY
+    published = len(atom_sqlite.slack.calls_to("views.publish"))
     await atom_sqlite.client.event(payloads.app_home_opened_event(user="U1"))
+    await atom_sqlite.slack.wait_for("views.publish", published + 1)
     await settle(atom_sqlite)
     member_home = str(atom_sqlite.slack.calls_to("views.publish")[-1].params["view"])
     assert "workspace key" in member_home and "Workspace settings" not in member_home
 
+    published = len(atom_sqlite.slack.calls_to("views.publish"))
     await atom_sqlite.client.block_action("provider_block", value="openai", user_id="UADMIN", view={"type": "home", "id": "V"})
+    # The block is saved before the admin's Home is republished: wait for that, not a fixed sleep.
+    await atom_sqlite.slack.wait_for("views.publish", published + 1)
     await settle(atom_sqlite)
     assert await atom_sqlite.runtime.vault.usable(member) == []
     admin_home = str(atom_sqlite.slack.calls_to("views.publish")[-1].params["view"])
