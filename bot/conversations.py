@@ -15,7 +15,7 @@ from bot.admission import AdaptiveAdmission
 from bot.identity import Person
 from bot.llm import routing
 from bot.llm.calls import CallResult, Cooldowns, ModelCaller
-from bot.llm.classify import classify
+from bot.llm.classify import classify, history_questions, previous_profile
 from bot.llm.credentials import Credential
 from bot.llm.models import available_models
 from bot.llm.pricing import baseline_cost
@@ -153,7 +153,13 @@ class ConversationService:
             await reply.post(nothing_left_text(result.failures, plan.excluded))
             self._store(ask, key, record_id, plan, result, baseline=0.0)
             return result
-        baseline = baseline_cost(result.prompt_tokens, result.completion_tokens, at=utcnow())
+        baseline = baseline_cost(
+            result.prompt_tokens,
+            result.completion_tokens,
+            at=utcnow(),
+            cached=result.cached_tokens,
+            cache_write=result.cache_write_tokens,
+        )
         # A failover already shown as a step in the stream is not repeated under the answer.
         switched = [] if getattr(reply, "steps_shown", False) else switch_notes(result.attempts, result.model.litellm_name)
         footer = footer_blocks(
@@ -193,7 +199,9 @@ class ConversationService:
         cooling: dict[str, str],
     ) -> routing.RoutePlan:
         """Pure: the task, then the person's models in the order to try them."""
-        profile = classify(text, history_chars=sum(len(m["content"]) for m in history))
+        # A bare follow-up ("and in Go?") keeps the task of the exchange it continues.
+        previous = previous_profile(history_questions(history)) if history else None
+        profile = classify(text, history_chars=sum(len(m["content"]) for m in history), previous=previous)
         azure = next((c for c in credentials if c.provider == "azure"), None)
         available = available_models(
             [c.provider for c in credentials],
