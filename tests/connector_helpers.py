@@ -92,3 +92,43 @@ def serve_channel_members(fake_slack, members: dict[str, list[str]]) -> None:
         return {"ok": True, "members": members[channel], "response_metadata": {"next_cursor": ""}}
 
     fake_slack.set_handler("conversations.members", handler)
+
+
+class Browser:
+    """A person's browser: keeps cookies, follows Atom's and the provider's redirects by hand, and
+    reaches Atom's public URL (ATOM_PUBLIC_URL, as a reverse proxy would) at the test server."""
+
+    def __init__(self, atom):
+        import aiohttp
+
+        self.atom = atom
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+    def _local(self, url: str) -> str:
+        public = self.atom.runtime.settings.public_url
+        return self.atom.url + url[len(public):] if url.startswith(public) else url
+
+    async def get(self, url: str):
+        async with self.session.get(self._local(url), allow_redirects=False) as response:
+            return response.status, response.headers.get("Location", ""), await response.text()
+
+    async def consent(self, start_url: str) -> tuple[int, str]:
+        """Open Atom's link, pass the (fake) consent screen, land on Atom's callback page."""
+        status, location, body = await self.get(start_url)
+        if status != 302:
+            return status, body
+        status, location, body = await self.get(location)  # the provider's consent → back to Atom
+        assert status == 302, body
+        status, _, body = await self.get(location)
+        return status, body
+
+    async def close(self):
+        await self.session.close()
+
+
+def link_from(blocks: list[dict]) -> str:
+    for block in blocks:
+        for element in block.get("elements") or []:
+            if element.get("url"):
+                return element["url"]
+    raise AssertionError(f"no link button in {blocks}")

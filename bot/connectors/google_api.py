@@ -17,6 +17,7 @@ from typing import Any
 
 import google_auth_httplib2
 import httplib2
+from google.auth.exceptions import RefreshError
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
@@ -53,12 +54,17 @@ async def call_google(ctx: ActionContext, api: str, work: Callable[[Any, Any], A
     timeout = ctx.timeout
 
     def in_thread():
-        http = google_auth_httplib2.AuthorizedHttp(Credentials(token), http=httplib2.Http(timeout=timeout))
+        # No refresh on 401 here: TokenKeeper refreshes, and a 401 means the grant is gone.
+        http = google_auth_httplib2.AuthorizedHttp(
+            Credentials(token), http=httplib2.Http(timeout=timeout), refresh_status_codes=()
+        )
         try:
             return work(service, http)
         except HttpError as exc:
             # Only the status and Retry-After leave this thread: the exception text has the URL.
             raise status_error(exc.resp.status, exc.resp.get("retry-after")) from None
+        except RefreshError:
+            raise ConnectorError("unauthorized") from None
         except TimeoutError:
             raise ConnectorError("timeout") from None
         except (OSError, httplib2.HttpLib2Error):

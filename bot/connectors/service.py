@@ -19,6 +19,7 @@ import pydantic
 
 from bot.connectors.accounts import ProviderAccounts
 from bot.connectors.base import ActionContext, ActionResult, Connector, ConnectorError, truncate
+from bot.connectors.oauth import OAuthFlow
 from bot.connectors.registry import Registry
 from bot.connectors.tokens import ConnectionBroken, TokenKeeper
 from bot.identity import Person
@@ -95,6 +96,9 @@ class ConnectorService:
         self.timeout = ACTION_TIMEOUT
         # Told when a connection breaks (the Slack side DMs a Reconnect button); set by the handlers.
         self.on_broken: Callable[[Person, Connector, str], Awaitable[None]] | None = None
+        # Told after a connection completes (the Slack side refreshes the Home tab).
+        self.on_connected: Callable[[Person, Connector], Awaitable[None]] | None = None
+        self.oauth = OAuthFlow(settings, sessions, crypto, self.registry, self.tokens)
 
     # ------------------------------------------------------------------ what a person has
 

@@ -220,6 +220,13 @@ class FakeGoogle:
     async def _token(self, request: web.Request) -> web.Response:
         form = dict(await request.post())
         self.token_requests.append(form)
+        basic = request.headers.get("Authorization", "")
+        if basic.startswith("Basic "):  # client_secret_basic, as requests-oauthlib sends it
+            from urllib.parse import unquote
+
+            client_id, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
+            form.setdefault("client_id", unquote(client_id))
+            form.setdefault("client_secret", unquote(secret))
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             return web.json_response({"error": "invalid_client", "error_description": "Unauthorized"}, status=401)
         if form.get("grant_type") == "authorization_code":
