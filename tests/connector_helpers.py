@@ -45,7 +45,16 @@ async def fake_asana():
 
 
 @pytest.fixture
-async def atom_connected(fake_slack, fake_providers, fake_google, fake_asana, sqlite_url, encryption_key, monkeypatch):
+async def tool_providers():
+    from tests.fakes.tool_providers import ToolCallingProviders
+
+    async with ToolCallingProviders() as providers:
+        yield providers
+
+
+@pytest.fixture
+async def atom_connected(fake_slack, tool_providers, fake_google, fake_asana, sqlite_url, encryption_key, monkeypatch):
+    fake_providers = tool_providers
     # oauthlib refuses a plain-http token URL otherwise; tests only, never the product.
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     env = atom_env(fake_slack.url, sqlite_url, encryption_key, **provider_env(fake_providers),

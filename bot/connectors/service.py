@@ -99,6 +99,9 @@ class ConnectorService:
         # Told after a connection completes (the Slack side refreshes the Home tab).
         self.on_connected: Callable[[Person, Connector], Awaitable[None]] | None = None
         self.oauth = OAuthFlow(settings, sessions, crypto, self.registry, self.tokens)
+        from bot.connectors.approvals import ApprovalDesk  # it runs actions through this service
+
+        self.approvals = ApprovalDesk(self, sessions, crypto)
 
     # ------------------------------------------------------------------ what a person has
 

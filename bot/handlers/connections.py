@@ -11,6 +11,7 @@ import logging
 from bot.identity import Person
 from bot.runtime import Runtime
 from bot.views import connections as views
+from bot.views.approvals import decided_blocks
 from bot.views.modal import info_modal
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,25 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
             return
         await service.oauth.disconnect(person, connector)
         await home.publish(client, person)
+
+    async def decide(ack, body, context, respond, approve: bool) -> None:
+        await ack()
+        person = Person.from_context(context)
+        approval_id = str(((body.get("actions") or [{}])[0]).get("value") or "")
+        decision = await service.approvals.decide(person, approval_id, approve)
+        if decision.final:
+            await respond(text=decision.text[:3000], blocks=decided_blocks(decision.preview, decision.text),
+                          replace_original=True)
+        else:  # not theirs, or already decided: only the clicker is told, the message stays
+            await respond(text=decision.text, response_type="ephemeral", replace_original=False)
+
+    @surface.action("connector_approve")
+    async def on_approve(ack, body, context, respond):
+        await decide(ack, body, context, respond, approve=True)
+
+    @surface.action("connector_cancel")
+    async def on_cancel(ack, body, context, respond):
+        await decide(ack, body, context, respond, approve=False)
 
     async def connect_command(ack, parsed, person, **_):
         word = parsed.argument.strip()

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.storage.encryption import Crypto, UndecryptableSecret
 from bot.storage.models import (
+    ConnectorApproval,
     ConnectorOAuthState,
     ConversationTurn,
     Meta,
@@ -30,6 +31,7 @@ ENCRYPTED_COLUMNS = (
     (Meta, ("name",), "value", "encryption canary"),
     (ServiceConnection, ("id",), "secret", "connected-service tokens"),
     (ConnectorOAuthState, ("state_hash",), "secret", "pending connection verifiers"),
+    (ConnectorApproval, ("id",), "params", "actions awaiting approval"),
 )
 
 
