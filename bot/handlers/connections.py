@@ -56,19 +56,21 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
         connector = chosen(body)
         if connector is None or connector.provider is None:
             return
-        await service.oauth.disconnect(person, connector)
-        await home.publish(client, person)
+        async with runtime.inflight.hold():  # shutdown waits for the revocation
+            await service.oauth.disconnect(person, connector)
+            await home.publish(client, person)
 
     async def decide(ack, body, context, respond, approve: bool) -> None:
         await ack()
         person = Person.from_context(context)
         approval_id = str(((body.get("actions") or [{}])[0]).get("value") or "")
-        decision = await service.approvals.decide(person, approval_id, approve)
-        if decision.final:
-            await respond(text=decision.text[:3000], blocks=decided_blocks(decision.preview, decision.text),
-                          replace_original=True)
-        else:  # not theirs, or already decided: only the clicker is told, the message stays
-            await respond(text=decision.text, response_type="ephemeral", replace_original=False)
+        async with runtime.inflight.hold():  # an approved action finishes even during shutdown
+            decision = await service.approvals.decide(person, approval_id, approve)
+            if decision.final:
+                await respond(text=decision.text[:3000], blocks=decided_blocks(decision.preview, decision.text),
+                              replace_original=True)
+            else:  # not theirs, or already decided: only the clicker is told, the message stays
+                await respond(text=decision.text, response_type="ephemeral", replace_original=False)
 
     @surface.action("connector_approve")
     async def on_approve(ack, body, context, respond):
