@@ -17,6 +17,7 @@ from tests.connector_helpers import (  # noqa: F401  (fixtures)
     fake_asana,
     fake_google,
     serve_channel_members,
+    tool_providers,
 )
 from tests.fakes import google as g
 from tests.fakes.google import Failure

@@ -20,6 +20,7 @@ from tests.connector_helpers import (
     fake_asana,
     fake_google,
     link_from,
+    tool_providers,
 )
 from tests.fakes import google as g
 
@@ -236,3 +237,42 @@ async def test_person_b_cannot_disconnect_or_use_as_connections(atom_connected, 
     result = await atom.runtime.connectors.run_action(BOB, "calendar.list_events", {})
     assert not result.ok and "not connected" in result.error
     assert "google_calendar" not in await atom.runtime.connectors.connected(BOB)
+
+
+async def test_socket_mode_serves_the_oauth_routes_too(fake_slack, fake_google, sqlite_url, encryption_key, monkeypatch):
+    from tests.conftest import AtomHarness, atom_env
+    from tests.connector_helpers import connector_env
+    from tests.fakes import payloads
+
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    env = atom_env(fake_slack.url, sqlite_url, encryption_key, SLACK_APP_TOKEN="xapp-1-test",
+                   **connector_env(fake_google, None))
+    del env["SLACK_SIGNING_SECRET"]
+    atom = AtomHarness(fake_slack, env)
+    atom.google = fake_google
+    await atom.start()
+    try:
+        await asyncio.wait_for(fake_slack.socket_connected.wait(), 5)
+        envelope = await fake_slack.send_envelope("slash_commands", payloads.command_payload("connect drive", user_id="U1", team_id="T1"))
+        ack = await fake_slack.wait_ack(envelope)
+        browser = Browser(atom)
+        try:
+            status, page = await browser.consent(link_from(ack["payload"]["blocks"]))
+        finally:
+            await browser.close()
+        assert status == 200 and "Google Drive connected" in page
+        assert "google_drive" in await atom.runtime.connectors.connected(ANN)
+        assert "asana" not in atom.runtime.connectors.registry.visible()  # no Asana client: hidden
+    finally:
+        await atom.stop()
+
+
+async def test_asana_refreshes_before_expiry(atom_connected, fake_asana):
+    from tests.connector_helpers import connect_asana
+
+    atom = atom_connected
+    await connect_asana(atom, ANN, lifetime=30)  # inside the refresh margin
+    fake_asana.add_task("Call the bank")
+    results = await asyncio.gather(*(atom.runtime.connectors.run_action(ANN, "asana.list_tasks", {}) for _ in range(5)))
+    assert all(r.ok for r in results)
+    assert atom.runtime.connectors.tokens.refreshes == 1
