@@ -53,8 +53,9 @@ def _owner(person: Person):
 
 
 class Connections:
-    def __init__(self, sessions: async_sessionmaker):
+    def __init__(self, sessions: async_sessionmaker, on_change=None):
         self._sessions = sessions
+        self._on_change = on_change or (lambda: None)  # clears read caches after every write
 
     async def for_person(self, person: Person) -> dict[str, ConnectionRow]:
         async with self._sessions() as session:
@@ -90,6 +91,7 @@ class Connections:
             row.account, row.scopes, row.secret = account[:200], " ".join(sorted(scopes)), secret
             row.expires_at, row.status, row.status_detail, row.updated_at = expires_at, "ok", "", now
             row.connected_at = now
+        self._on_change()
 
     async def update_tokens(self, connection_id: str, secret: str, expires_at: datetime | None) -> None:
         async with self._sessions.begin() as session:
@@ -98,6 +100,7 @@ class Connections:
                 .where(ServiceConnection.id == connection_id)
                 .values(secret=secret, expires_at=expires_at, updated_at=utcnow())
             )
+        self._on_change()
 
     async def mark_broken(self, connection_id: str, detail: str) -> bool:
         """True when this call broke it (it was ok): the person is told once, not per call."""
@@ -107,14 +110,16 @@ class Connections:
                 .where(ServiceConnection.id == connection_id, ServiceConnection.status == "ok")
                 .values(status="broken", status_detail=detail[:300], updated_at=utcnow())
             )
-            return (result.rowcount or 0) == 1
+        self._on_change()
+        return (result.rowcount or 0) == 1
 
     async def delete(self, person: Person, provider: str) -> bool:
         async with self._sessions.begin() as session:
             result = await session.execute(
                 delete(ServiceConnection).where(*_owner(person), ServiceConnection.provider == provider)
             )
-            return (result.rowcount or 0) > 0
+        self._on_change()
+        return (result.rowcount or 0) > 0
 
 
 @dataclass(frozen=True)
