@@ -97,7 +97,7 @@ class ConnectorService:
         self.connections = Connections(sessions, on_change=self._rows.clear)
         self._timezones: TTLCache = TTLCache(maxsize=10_000, ttl=TIMEZONE_TTL)
         self.accounts = ProviderAccounts(settings, http_getter)
-        self.tokens = TokenKeeper(self.connections, crypto, self.accounts)
+        self.tokens = TokenKeeper(self.connections, crypto, self.accounts, cached=self._cached_row)
         self.slack_for = slack_for
         self.http = http_getter
         self.timeout = ACTION_TIMEOUT
@@ -115,6 +115,9 @@ class ConnectorService:
     async def _rows_of(self, person: Person):
         key = (person.enterprise_id, person.team_id, person.user_id)
         return await self._rows.get(key, lambda: self.connections.for_person(person))
+
+    async def _cached_row(self, person: Person, provider: str):
+        return (await self._rows_of(person)).get(provider)
 
     async def connected(self, person: Person) -> set[str]:
         """Connector names this person can use right now."""
@@ -178,7 +181,8 @@ class ConnectorService:
         )
         for attempt in (1, 2):
             try:
-                return await asyncio.wait_for(action.run(ctx, parsed), self.timeout + 5)
+                async with asyncio.timeout(self.timeout + 5):
+                    return await action.run(ctx, parsed)
             except TimeoutError:
                 raise ConnectorError("timeout") from None
             except ConnectorError as exc:
@@ -186,6 +190,10 @@ class ConnectorService:
                     await asyncio.sleep(exc.retry_after or 1.0)
                     continue
                 if exc.kind == "unauthorized" and row is not None:
+                    if attempt == 1:
+                        # Expired early, or refreshed elsewhere: one refresh (shared), one retry.
+                        row, ctx.token = await self.tokens.access(person, connector.provider, rejected=ctx.token)
+                        continue
                     raise await self.tokens.broken(row, f"{connector.label} refused Atom's access token") from None
                 raise
         raise AssertionError("unreachable")
