@@ -64,7 +64,7 @@ class Runtime:
         self.memory = ConversationMemory(self.sessions, self.crypto, self.settings.history_days, self.pending)
         self.usage = UsageService(self.sessions, self.pending)
         self.connectors = ConnectorService(
-            self.settings, self.sessions, self.crypto, self.slack_for, self.http_session
+            self.settings, self.sessions, self.crypto, self.slack_for, self.http_session, self.metrics.registry
         )
 
     def http_session(self) -> aiohttp.ClientSession:

@@ -270,3 +270,5 @@ async def test_missing_scope_and_not_connected_are_explained(atom_connected):
     assert not gone.ok and "not connected Asana" in gone.error
     invalid = await run(atom_connected, "gmail.list_unread", {"max_results": 1000})
     assert not invalid.ok and "max_results" in invalid.error
+    metrics = atom_connected.runtime.metrics.render().decode()
+    assert 'atom_connector_calls_total{action="calendar.create_event",outcome="missing_scope"} 1.0' in metrics

@@ -17,6 +17,7 @@ from datetime import datetime
 
 import pydantic
 from cachetools import TTLCache
+from prometheus_client import CollectorRegistry, Counter
 
 from bot.connectors.accounts import ProviderAccounts
 from bot.connectors.base import ActionContext, ActionResult, Connector, ConnectorError, truncate
@@ -88,8 +89,14 @@ def params_error(exc: pydantic.ValidationError) -> str:
 
 
 class ConnectorService:
-    def __init__(self, settings, sessions, crypto, slack_for: Callable[[Person], Awaitable], http_getter):
+    def __init__(self, settings, sessions, crypto, slack_for: Callable[[Person], Awaitable], http_getter,
+                 registry=None):
         self.settings = settings
+        # /metrics: every action run, by outcome (ok, or the error kind); never parameters or results.
+        self.calls = Counter(
+            "atom_connector_calls", "Connector actions run, by action and outcome", ["action", "outcome"],
+            registry=registry if registry is not None else CollectorRegistry(),
+        )
         self.registry = Registry(settings)
         # Every answer asks which services a person has (to offer tools): rows come from a read
         # cache that every write through this process clears (bot/readcache.py).
@@ -162,9 +169,16 @@ class ConnectorService:
         try:
             result = await self._run(person, connector, action, parsed)
         except ConnectionBroken as exc:
+            self.calls.labels(action.id, "not_connected" if exc.row is None else "broken").inc()
             return await self._broken(person, connector, exc)
         except ConnectorError as exc:
+            self.calls.labels(action.id, exc.kind).inc()
             return ActionResult(ok=False, error=error_text(connector, exc, self.timeout))
+        except Exception as exc:  # a bug here must not take the answer or the workflow down with it
+            log.error("connector action %s failed: %s", action.id, type(exc).__name__)
+            self.calls.labels(action.id, "error").inc()
+            return ActionResult(ok=False, error=f"Atom hit an unexpected problem using {connector.label}. Try again later.")
+        self.calls.labels(action.id, "ok").inc()
         text, cut = truncate(result.text, action.max_chars)
         return result.model_copy(update={"text": text, "truncated": result.truncated or cut})
 
