@@ -129,7 +129,7 @@ class ConversationService:
         messages = await self._messages(plan, history, text)
         by_provider = {c.provider: c for c in credentials}
         # With a connected service, the model may read it through tools (bot/llm/tools.py).
-        tools = await self.tools.offer(person)
+        tools = await self.tools.offer(person, text)
         result = (
             await self.tools.run(
                 plan, by_provider, messages, tools, person=person, reply=reply,

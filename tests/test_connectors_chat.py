@@ -216,3 +216,25 @@ async def test_slack_post_proposal_needs_a_channel_the_person_named(atom_connect
     await atom.slack.wait_for("response_url", timeout=10)
     posts = [c for c in atom.slack.calls_to("chat.postMessage") if c.params.get("channel") == "C7"]
     assert len(posts) == 1 and posts[0].params["text"] == "Standup moved to 10"
+
+
+async def test_a_question_no_service_holds_is_streamed_without_tools(atom_connected):
+    atom = atom_connected
+    await give_keys(atom, "openai")
+    await connect_google(atom, ANN, ALL_GOOGLE)
+    atom.providers.reply["openai"] = "A mutex is a lock."
+    assert await ask(atom, "what is a mutex?") == "A mutex is a lock."
+    [request] = atom.providers.requests_for("openai")
+    assert request.stream and "tools" not in json.loads(request.body)
+
+
+def test_which_questions_may_use_tools():
+    from bot.llm.tools import might_use
+
+    everything = {"google_calendar", "gmail", "google_drive", "asana", "slack"}
+    for question in ("What's on my calendar tomorrow?", "any unread email from Ann?", "find the Q4 doc",
+                     "what tasks are due this week?", "post in <#C123|general> that we ship"):
+        assert might_use(question, everything), question
+    for question in ("what is a mutex?", "write a haiku about autumn", "translate 'hello' to French"):
+        assert not might_use(question, everything), question
+    assert not might_use("What's on my calendar tomorrow?", {"gmail", "slack"})  # only what is connected

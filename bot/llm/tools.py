@@ -50,6 +50,24 @@ URL = re.compile(r"https?://[^\s<>|\"']+", re.IGNORECASE)
 CHANNEL = re.compile(r"\b[CG][A-Z0-9]{1,20}\b")
 
 
+# Words that suggest a question is about a connected service. Tool rounds are not streamed, so an
+# answer that needs no tools (most questions) is streamed as before; generous on purpose.
+HINTS = {
+    "google_calendar": r"calendar|meeting|event|schedul|agenda|free (?:time|slot)|busy|appointment|invite|"
+                       r"today|tomorrow|this week|next week|monday|tuesday|wednesday|thursday|friday|standup",
+    "gmail": r"e-?mail|mail|inbox|unread|message from|draft|send|reply|gmail",
+    "google_drive": r"drive|doc|document|file|sheet|spreadsheet|pdf|notes|slides|folder",
+    "asana": r"task|asana|to-?do|project|due|deadline|assign",
+    "slack": r"<#[CG]|channel|post (?:in|to)|slack",
+}
+_HINTS = {name: re.compile(rf"(?<!\w)(?:{pattern})", re.IGNORECASE) for name, pattern in HINTS.items()}
+
+
+def might_use(text: str, connectors: set[str]) -> bool:
+    """Pure: does the question mention anything the person's connected services hold?"""
+    return any(_HINTS[name].search(text) for name in connectors if name in _HINTS)
+
+
 def tool_name(action_id: str) -> str:
     return action_id.replace(".", "__")  # function names allow [a-zA-Z0-9_-] only
 
@@ -132,13 +150,14 @@ class ToolLoop:
         self.caller = caller
         self.tool_timeout = TOOL_TIMEOUT
 
-    async def offer(self, person: Person) -> list[Action]:
-        """The actions to offer this person's model, or [] to answer without tools. Tools come
-        with a connected service of their own: Slack alone does not turn every answer into a loop."""
+    async def offer(self, person: Person, question: str = "") -> list[Action]:
+        """The actions to offer this person's model, or [] to answer without tools (streamed).
+        Tools come with a connected service of the person's own (Slack alone does not turn every
+        answer into a loop) and a question that mentions what such a service holds."""
         if self.connectors is None:
             return []
         connected = await self.connectors.connected(person)
-        if not connected - {"slack"}:
+        if not connected - {"slack"} or not might_use(question, connected):
             return []
         return [a for a in self.connectors.registry.actions()
                 if a.connector in connected and (a.offered_in_chat or a.side_effect)]
