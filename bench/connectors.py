@@ -92,6 +92,9 @@ class NoReply:
     async def status(self, text):
         return None
 
+    async def step(self, *args, **kwargs):
+        return None
+
     async def append(self, delta):
         return None
 
