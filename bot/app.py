@@ -26,6 +26,7 @@ BOT_SCOPES = (
     "commands",
     "groups:history",
     "im:history",
+    "reactions:write",
     "users:read",
 )
 

@@ -15,7 +15,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.admins import AdminDirectory
+from bot.answers_in_flight import AnswersInFlight
 from bot.config import ConfigError, Settings
+from bot.delivery import DeliveryPolicy
 from bot.inflight import InFlight
 from bot.llm.calls import Cooldowns
 from bot.memory import ConversationMemory
@@ -49,6 +51,7 @@ class Runtime:
     memory: ConversationMemory | None = None
     usage: UsageService | None = None
     pending: PendingWrites | None = None
+    answers: AnswersInFlight | None = None
     scheduler_running: bool = False
 
     def __post_init__(self) -> None:
@@ -60,6 +63,11 @@ class Runtime:
         self.pending = PendingWrites(self.sessions)  # answers' turns and usage, written in batches
         self.memory = ConversationMemory(self.sessions, self.crypto, self.settings.history_days, self.pending)
         self.usage = UsageService(self.sessions, self.pending)
+        self.answers = AnswersInFlight(self.sessions, self.crypto)
+
+    @property
+    def delivery_policy(self) -> DeliveryPolicy:
+        return DeliveryPolicy(timeout=self.settings.slack_timeout, max_wait=self.settings.slack_max_wait)
 
     @classmethod
     async def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:

@@ -53,6 +53,7 @@ def register(surface, runtime: Runtime, conversations: ConversationService) -> N
                 user_id=person.user_id,
                 set_status=set_status,
                 set_title=lambda question: set_title(" ".join(question.split())[:TITLE_LIMIT] or "New chat"),
+                policy=runtime.delivery_policy,
             )
             await conversations.respond(Ask(person, text, channel, thread_ts, "assistant"), reply)
 

@@ -27,7 +27,13 @@ def register(surface, runtime: Runtime, conversations: ConversationService) -> N
         person = Person.from_context(context)
         ask = Ask(person, event.get("text") or "", event["channel"], thread_ts, where)
         reply = ThreadReply(
-            client, event["channel"], thread_ts, team_id=person.team_id, user_id=person.user_id
+            client,
+            event["channel"],
+            thread_ts,
+            team_id=person.team_id,
+            user_id=person.user_id,
+            policy=runtime.delivery_policy,
+            message_ts=event.get("ts") if where == "dm" else None,  # 👀 on DMs
         )
         async with runtime.inflight.hold():
             await conversations.respond(ask, reply)

@@ -12,7 +12,7 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.storage.encryption import Crypto, UndecryptableSecret
-from bot.storage.models import ConversationTurn, Meta, ProviderCredential, SlackInstallation
+from bot.storage.models import AnswerInFlight, ConversationTurn, Meta, ProviderCredential, SlackInstallation
 
 BATCH = 500
 # (model, its primary-key columns, the encrypted column, what people call it)
@@ -21,6 +21,8 @@ ENCRYPTED_COLUMNS = (
     (SlackInstallation, ("enterprise_id", "team_id"), "secret", "Slack bot tokens"),
     (ConversationTurn, ("id",), "content", "conversation messages"),
     (Meta, ("name",), "value", "encryption canary"),
+    (AnswerInFlight, ("id",), "question", "questions of answers in flight"),
+    (AnswerInFlight, ("id",), "answer", "answers Slack did not accept"),
 )
 
 
@@ -53,6 +55,8 @@ async def rotate_all(sessions: async_sessionmaker, crypto: Crypto) -> RotationRe
                 rows = (await session.execute(query)).all()
                 for row in rows:
                     *pk, token = row
+                    if token is None:  # an optional encrypted column left empty
+                        continue
                     try:
                         new_token = crypto.rotate(token)
                     except UndecryptableSecret:
