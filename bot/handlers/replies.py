@@ -162,21 +162,43 @@ class ThreadReply:
         return await self.deliver_whole(self._answer, footer_dicts)
 
     async def deliver_whole(self, text: str, footer: list[dict]) -> bool:
-        """Post the whole answer as new messages, then clear away what a failure left behind."""
+        """The whole answer, however Slack will take it: the partial message rewritten, or the
+        answer posted anew; failing both, the person is told and the answer kept for Retry."""
+        if await self._rewrite_partial(text, footer) or await self._post_whole(text, footer):
+            await self._remove_waiting_note()
+            return True
+        await self._clear_partials()
+        await self.tracker.undelivered(text, footer)
+        await self._tell_undelivered()
+        return False
+
+    async def _rewrite_partial(self, text: str, footer: list[dict]) -> bool:
+        """The message showing part of the answer becomes all of it (when it fits one message)."""
+        if not self._partials or len(text) > MARKDOWN_LIMIT:
+            return False
+        ts = self._partials[0]
+        if self._stream_ts is not None:
+            await self._stop_quietly()
+        try:
+            await self._update(ts, text, _blocks(text, footer))
+        except DeliveryFailed as exc:
+            log.info("could not rewrite the partial answer (%s): posting it anew", exc)
+            return False
+        self._partials = self._partials[1:]
+        await self._clear_partials()  # stops the stream if it is still open; deletes the others
+        return True
+
+    async def _post_whole(self, text: str, footer: list[dict]) -> bool:
         try:
             parts = split_text(text or " ")
             for index, part in enumerate(parts):
-                last = index == len(parts) - 1
-                blocks = _blocks(part, footer if last else [])
-                await self._post_new(part, blocks, record=False)
+                await self._post_new(
+                    part, _blocks(part, footer if index == len(parts) - 1 else []), record=False
+                )
         except DeliveryFailed as exc:
             log.warning("Slack did not accept the answer: %s", exc)
-            await self._clear_partials()
-            await self.tracker.undelivered(text, footer)
-            await self._tell_undelivered()
             return False
         await self._clear_partials()
-        await self._remove_waiting_note()
         return True
 
     # ------------------------------------------------------------------ live: streaming
@@ -293,18 +315,12 @@ class ThreadReply:
     async def _finish_live(self, footer: list[dict]) -> None:
         if self._stream_ts is not None:
             rest, self._pending = self._pending, ""
-            try:
-                chunks = (
-                    [{"type": "markdown_text", "text": p} for p in split_text(rest, MARKDOWN_LIMIT)]
-                    if rest
-                    else []
-                )
-                await self._stop_stream(footer, chunks)
-            except DeliveryFailed:
-                # The stop may have lost its text: rewrite the message whole, then stop it.
-                current = self._current_message_text()
-                await self._update(self._stream_ts, current, _blocks(current, footer))
-                await self._stop_stream([])
+            chunks = (
+                [{"type": "markdown_text", "text": p} for p in split_text(rest, MARKDOWN_LIMIT)]
+                if rest
+                else []
+            )
+            await self._stop_stream(footer, chunks)
             return
         self._message_text += self._pending
         self._pending = ""
@@ -315,12 +331,6 @@ class ThreadReply:
                 await self._update(self._message_ts, part, blocks)
             else:
                 self._message_ts = await self._post_new(part, blocks)
-
-    def _current_message_text(self) -> str:
-        """The text the open stream should show: the answer since this stream message began."""
-        shown = self._answer
-        streamed_before = len(self._answer) - self._stream_chars - len(self._pending)
-        return shown[max(streamed_before, 0) :] or " "
 
     async def _post_new(self, text: str, blocks: list[dict] | None, *, record: bool = True) -> str:
         """chat.postMessage, never twice for one message: after an ambiguous failure Atom looks
@@ -351,13 +361,16 @@ class ThreadReply:
             self._partials.append(ts)
         return ts
 
+    async def _stop_quietly(self) -> None:
+        try:
+            await self._stop_stream([])
+        except DeliveryFailed as exc:
+            log.warning("could not stop a stream: %s", exc)
+
     async def _clear_partials(self) -> None:
         """What a failed live delivery left: an open stream is stopped, partial messages deleted."""
         if self._stream_ts is not None:
-            try:
-                await self._stop_stream([])
-            except DeliveryFailed as exc:
-                log.warning("could not stop a stream: %s", exc)
+            await self._stop_quietly()
         for ts in self._partials:
             try:
                 await self.slack.call("chat.delete", repeatable=True, channel=self.channel, ts=ts)

@@ -454,7 +454,18 @@ class FakeSlack:
         return _to_response({"ok": False, "error": fault.error})
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request, "response_url")
+        call = await self._record(request, "response_url")
+        if self._faults["response_url"]:
+            fault = self._faults["response_url"].popleft()
+            if fault.kind == "timeout":
+                await asyncio.sleep(fault.delay)
+            elif fault.kind == "429":
+                return web.Response(status=429, text="rate_limited", headers={"Retry-After": str(fault.retry_after)})
+            elif fault.kind == "500":
+                return web.Response(status=500, text="internal_error")
+            else:  # a response_url that is no longer valid
+                return web.Response(status=404, text="expired_url")
+        del call
         # Slack answers response_url POSTs with a bare "ok".
         return web.Response(text="ok", content_type="text/html")
 
