@@ -136,11 +136,15 @@ class AnswersInFlight:
             footer=list(row.footer or []),
         )
 
-    async def close_left_by_crash(self, client_for, policy: DeliveryPolicy | None = None) -> int:
+    async def close_left_by_crash(
+        self, client_for, policy: DeliveryPolicy | None = None, *, before=None
+    ) -> int:
         """At start: every answer a crash cut short gets its note and *Try again*. Returns how many.
 
-        `client_for(enterprise_id, team_id)` gives a Web API client for that workspace (or None).
+        `client_for(enterprise_id, team_id)` gives a Web API client for that workspace (or None);
+        `before`: this process's start, so that an answer it has already begun is never closed.
         """
+        before = before or utcnow()
         async with self.sessions.begin() as session:
             await session.execute(
                 delete(AnswerInFlight).where(
@@ -149,7 +153,11 @@ class AnswersInFlight:
             )
             rows = list(
                 (
-                    await session.execute(select(AnswerInFlight).where(AnswerInFlight.state == "answering"))
+                    await session.execute(
+                        select(AnswerInFlight).where(
+                            AnswerInFlight.state == "answering", AnswerInFlight.created_at < before
+                        )
+                    )
                 ).scalars()
             )
         closed = 0

@@ -28,6 +28,7 @@ from bot.llm import runtime as llm_runtime
 from bot.maintenance import run_periodically
 from bot.runtime import Runtime
 from bot.storage.engine import ping
+from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,9 @@ class AtomServer:
         self._housekeeping.add_done_callback(lambda _task: setattr(runtime, "scheduler_running", False))
         self.app, self.surface = build_app(self.runtime)
         # Answers the last process died in get their note and *Try again* (in the background).
-        self._recovery = asyncio.create_task(close_answers_left_by_crash(self.runtime), name="atom-recovery")
+        self._recovery = asyncio.create_task(
+            close_answers_left_by_crash(self.runtime, utcnow()), name="atom-recovery"
+        )
         web_app = build_web_app(self.runtime, self.app, serve_events=not self.settings.socket_mode)
         self._runner = web.AppRunner(web_app, handle_signals=False, access_log=None)
         await self._runner.setup()
@@ -225,21 +228,23 @@ class AtomServer:
         self._stopped.set()
 
 
-async def close_answers_left_by_crash(runtime: Runtime) -> int:
+async def close_answers_left_by_crash(runtime: Runtime, started) -> int:
     async def client_for(enterprise_id: str, team_id: str):
         if runtime.client.token:
             return runtime.client
         from bot.slack_client import build_client
         from bot.storage.installations import EncryptedInstallationStore
 
-        store = EncryptedInstallationStore(runtime.sessions, runtime.crypto, runtime.settings.slack_client_id or "")
+        store = EncryptedInstallationStore(
+            runtime.sessions, runtime.crypto, runtime.settings.slack_client_id or ""
+        )
         bot = await store.async_find_bot(enterprise_id=enterprise_id or None, team_id=team_id)
         if bot is None:
             return None
         return build_client(runtime.settings.slack_api_url, bot.bot_token, session=runtime.client.session)
 
     try:
-        return await runtime.answers.close_left_by_crash(client_for, runtime.delivery_policy)
+        return await runtime.answers.close_left_by_crash(client_for, runtime.delivery_policy, before=started)
     except Exception:  # recovery is a courtesy; it must never stop Atom from starting
         log.exception("could not close the answers the last stop cut short")
         return 0

@@ -142,3 +142,33 @@ async def test_when_slack_takes_nothing_the_person_is_told_and_retry_delivers(at
     await settle(atom_fast)
     assert len(slack.visible("D1")) == 1
     assert "no longer kept" in slack.calls_to("response_url")[-1].params["text"]
+
+
+async def test_retry_after_is_honoured_up_to_the_cap_and_only_one_layer_retries(fake_slack):
+    import aiohttp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.delivery import DeliveryFailed, DeliveryPolicy, SlackDelivery
+    from bot.slack_client import build_client
+
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async with aiohttp.ClientSession() as http:
+        shared: AsyncWebClient = build_client(fake_slack.url, "xoxb-test", session=http)  # with retry handlers
+        slack = SlackDelivery(shared, DeliveryPolicy(attempts=3, timeout=1, max_wait=5), sleep=sleep)
+        fake_slack.inject("chat.update", Fault("429", retry_after=2))
+        fake_slack.inject("chat.update", Fault("429", retry_after=30))
+        await slack.call("chat.update", repeatable=True, channel="D1", ts="1.2", text="x")
+        assert waits == [2, 5]  # Retry-After honoured, and capped
+        assert len(fake_slack.calls_to("chat.update")) == 3  # slack_sdk's own handlers did not retry too
+
+        fake_slack.inject("chat.postMessage", Fault("500", applied=True))
+        try:
+            await slack.call("chat.postMessage", repeatable=False, channel="D1", text="x")
+            raise AssertionError("an ambiguous post must not be retried blindly")
+        except DeliveryFailed as exc:
+            assert exc.ambiguous
+        assert len(fake_slack.calls_to("chat.postMessage")) == 1

@@ -118,7 +118,7 @@ class ThreadReply:
         if self._answer or self._waiting_ts:
             return
         try:
-            self._waiting_ts = await self._post_new(waiting_text(provider_label), None)
+            self._waiting_ts = await self._post_new(waiting_text(provider_label), None, record=False)
         except DeliveryFailed:
             return
         if not self._streaming:  # post-then-update: the note becomes the answer
