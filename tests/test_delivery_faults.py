@@ -123,6 +123,12 @@ async def test_when_slack_takes_nothing_the_person_is_told_and_retry_delivers(at
     assert "provider stopped" not in notice["text"]
     [button] = [e for b in notice["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert button["action_id"] == "answer_redeliver"
+    # The kept answer is encrypted like conversation memory.
+    from pathlib import Path
+
+    db = Path(atom_fast.env["ATOM_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///"))
+    stored = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+    assert ANSWER[:40].encode() not in stored
 
     slack.clear_scripts()
     # Someone else's click delivers nothing and says why.

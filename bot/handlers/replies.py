@@ -151,7 +151,7 @@ class ThreadReply:
 
     async def finish(self, footer: list, fallback_text: str) -> bool:
         """End the answer; False when Slack took none of it (the person was told, if possible)."""
-        footer_dicts = serialise(footer)
+        footer_dicts = _footer(footer)
         if not self._broken:
             try:
                 await self._finish_live(footer_dicts)
@@ -401,6 +401,11 @@ class ThreadReply:
             log.error("could not tell the person that Slack refused their answer: %s", exc)
 
 
+def _footer(footer: list) -> list[dict]:
+    """Footer blocks as dicts (what is stored for a Retry); an empty footer is allowed here."""
+    return [b if isinstance(b, dict) else b.to_dict() for b in footer]
+
+
 def _blocks(text: str, footer: list[dict]) -> list[dict]:
     """One message: a part of the answer and, under the last, its footer (already serialised)."""
     return [*serialise([MarkdownBlock(text=text or " ")]), *footer]
@@ -429,7 +434,7 @@ class EphemeralReply:
         self._text += delta
 
     async def finish(self, footer: list, fallback_text: str) -> bool:
-        return await self.deliver_whole(self._text, serialise(footer))
+        return await self.deliver_whole(self._text, _footer(footer))
 
     async def deliver_whole(self, text: str, footer: list[dict]) -> bool:
         parts = split_text(text or " ")[:40]
