@@ -178,3 +178,23 @@ async def test_retry_after_is_honoured_up_to_the_cap_and_only_one_layer_retries(
         except DeliveryFailed as exc:
             assert exc.ambiguous
         assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+@pytest.mark.parametrize("times", list(TIMES), ids=list(TIMES))
+@pytest.mark.parametrize("kind", KINDS)
+async def test_the_undelivered_notice_survives_post_ephemeral_faults(atom_fast, kind, times):
+    """Slack refuses the answer itself (its blocks), and the private notice fails too at first:
+    the person is still told, once it gets through, and Retry is there."""
+    slack = atom_fast.slack
+    refused = Fault("ok_false", error="invalid_blocks")  # not worth repeating as it is
+    slack.inject("chat.startStream", refused)
+    slack.inject("chat.postMessage", refused, times=2)  # the live post, then the whole answer anew
+    slack.inject("chat.postEphemeral", fault(kind), times=TIMES[times])
+    await ask(atom_fast, threaded=True)
+    notices = [e for e in slack.ephemerals if "Slack did not accept" in e["text"]]
+    notices += [m for m in slack.visible("D1") if "Slack did not accept" in m.get("text", "")]
+    assert notices, "the person was not told"
+    assert all("answer_redeliver" in str(n["blocks"]) for n in notices)
+    assert not [m for m in slack.visible("D1") if "w0 w1" in m.get("text", "")]  # no partial left
+    if kind in ("429", "ok_false"):  # nothing ambiguous: exactly one notice
+        assert len(notices) == 1
