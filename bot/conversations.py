@@ -129,17 +129,16 @@ class ConversationService:
         await reply.status("is thinking…")
         messages = await self._messages(plan, history, text)
         try:  # recorded so that a crash or a refusing Slack cannot lose the answer (answers_in_flight.py)
-            reply.tracker = await self.runtime.answers.begin(person, text, ask.channel, ask.thread_ts, ask.surface)
+            reply.tracker = await self.runtime.answers.begin(
+                person, text, ask.channel, ask.thread_ts, ask.surface
+            )
         except Exception:
             log.exception("could not record an answer in flight; answering anyway")
         try:
             return await self._answer(ask, reply, key, plan, messages, credentials)
         finally:
             if getattr(reply, "tracker", None) is not None and reply.tracker.delivery_id:
-                try:
-                    await self.runtime.answers.delivered(reply.tracker.delivery_id)  # kept if Slack refused it
-                except Exception:
-                    log.exception("could not clear an answer in flight")
+                self.runtime.answers.delivered(reply.tracker.delivery_id)  # kept if Slack refused it
 
     async def _answer(self, ask: Ask, reply: Reply, key: str, plan, messages, credentials) -> CallResult:
         person = ask.person

@@ -87,6 +87,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.pending.close()  # before the engine goes: what answers left behind is written
+        await self.answers.close()
         if self.client.session is not None:
             await self.client.session.close()
         await self.engine.dispose()
