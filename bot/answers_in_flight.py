@@ -53,7 +53,8 @@ class AnswerTracker:
         self.store, self.delivery_id = store, delivery_id
 
     async def message_started(self, ts: str, streaming: bool) -> None:
-        self.store._set(self.delivery_id, message_ts=ts, streaming=streaming)
+        # Written now (not awaited): from here on a crash leaves a message that needs closing.
+        self.store._set(self.delivery_id, message_ts=ts, streaming=streaming, now=True)
 
     async def undelivered(self, text: str, footer: list[dict]) -> None:
         self.store._set(
@@ -137,19 +138,24 @@ class AnswersInFlight:
             return None
         return self._stored(row)
 
-    def _set(self, delivery_id: str, **values) -> None:
+    def _set(self, delivery_id: str, *, now: bool = False, **values) -> None:
         if delivery_id in self._new:
             self._new[delivery_id].update(values)
         else:
             self._changes.setdefault(delivery_id, {}).update(values)
-        self._schedule()
+        if now:
+            self._start()
+        else:
+            self._schedule()
 
     def _schedule(self) -> None:
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._delay, self._start)
 
     def _start(self) -> None:
-        self._timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         task = asyncio.get_running_loop().create_task(self.flush())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -22,9 +22,31 @@ QUESTION = "Explain the water cycle in great detail please"
 
 async def start_atom(env: dict, cwd) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", "--http", cwd=cwd, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=(cwd / "atom.log").open("ab"),
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--http",
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=(cwd / "atom.log").open("ab"),
     )
+
+
+async def recorded_stream(db) -> None:
+    import sqlite3
+
+    def streaming_rows() -> int:
+        with sqlite3.connect(db) as conn:
+            query = "SELECT count(*) FROM answers_in_flight WHERE streaming AND message_ts IS NOT NULL"
+            return conn.execute(query).fetchone()[0]
+
+    for _ in range(300):
+        if await asyncio.to_thread(streaming_rows):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the answer in flight was never recorded")
 
 
 async def until_up(client: SlackRequestClient) -> None:
@@ -56,7 +78,9 @@ async def test_a_stream_cut_by_kill_9_is_closed_on_restart_and_try_again_re_asks
     }
     fake_providers.reply["openai"] = " ".join(f"drop{i}" for i in range(400))
     fake_providers.chunk_delay = 0.02  # a slow provider: the answer streams for several seconds
-    client = SlackRequestClient(f"http://127.0.0.1:{port}", SIGNING_SECRET, response_url_base=fake_slack.response_url_base)
+    client = SlackRequestClient(
+        f"http://127.0.0.1:{port}", SIGNING_SECRET, response_url_base=fake_slack.response_url_base
+    )
     proc = await start_atom(env, tmp_path)
     try:
         await until_up(client)
@@ -65,6 +89,7 @@ async def test_a_stream_cut_by_kill_9_is_closed_on_restart_and_try_again_re_asks
         await client.event(payloads.message_im_event(QUESTION, thread_ts=THREAD))
         [start] = await fake_slack.wait_for("chat.startStream", timeout=180)  # litellm loads first
         await fake_slack.wait_for("chat.appendStream", timeout=30)
+        await recorded_stream(db)  # mid-stream, once Atom has written down which message it is
         proc.send_signal(signal.SIGKILL)  # no shutdown, no finally: the stream stays open
         await proc.wait()
         ts = fake_slack.calls_to("chat.startStream")[0]
@@ -82,9 +107,7 @@ async def test_a_stream_cut_by_kill_9_is_closed_on_restart_and_try_again_re_asks
         assert "restarted before this answer was finished" in str(stop.params["blocks"])
         [message] = fake_slack.visible("D1")
         assert message["streaming"] is False and message["text"].startswith("drop0 drop1")
-        button = next(
-            e for b in stop.params["blocks"] if b["type"] == "actions" for e in b["elements"]
-        )
+        button = next(e for b in stop.params["blocks"] if b["type"] == "actions" for e in b["elements"])
         assert button["action_id"] == "answer_try_again"
 
         fake_providers.clear()
@@ -114,7 +137,9 @@ async def test_a_dm_gets_a_reaction_at_once_and_a_slow_provider_is_named(
     from tests.conftest import AtomHarness, atom_env
     from tests.fakes.providers import Behaviour
 
-    env = atom_env(fake_slack.url, sqlite_url, encryption_key, **provider_env(fake_providers), ATOM_LONG_WAIT="0.2")
+    env = atom_env(
+        fake_slack.url, sqlite_url, encryption_key, **provider_env(fake_providers), ATOM_LONG_WAIT="0.2"
+    )
     atom = AtomHarness(fake_slack, env)
     atom.providers = fake_providers
     await atom.start()

@@ -122,6 +122,9 @@ class ThreadReply:
         except DeliveryFailed:
             return
         if not self._streaming:  # post-then-update: the note becomes the answer
+            if self._message_ts is not None:  # unless the answer's own message came first
+                await self._remove_waiting_note()
+                return
             self._message_ts, self._waiting_ts = self._waiting_ts, None
             self._partials.append(self._message_ts)
             await self.tracker.message_started(self._message_ts, False)
