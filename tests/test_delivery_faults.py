@@ -39,7 +39,10 @@ def fault(kind: str) -> Fault:
     return Fault(kind, retry_after=1, delay=0.6)
 
 
-async def ask(atom, *, threaded: bool) -> None:
+async def ask(atom, *, threaded: bool, plain: bool = False) -> None:
+    """`plain`: a Slack that streams nothing, so the answer is posted, then updated."""
+    if plain:
+        atom.slack.chunk_types = set()
     event = payloads.message_im_event("count for me", thread_ts=THREAD if threaded else None)
     assert (await atom.client.event(event)).status == 200
     await settle(atom)
@@ -58,24 +61,25 @@ def assert_whole_answer_once(slack, channel: str = "D1") -> None:
     assert not slack.ephemerals
 
 
-# (method, threaded DM?) — threaded DMs stream; a top-level DM is posted, then updated.
+# (method, threaded DM?, plain?) — DMs stream (a top-level one in its own thread); where Slack
+# refuses streaming the answer is posted, then updated.
 PATH = [
-    ("chat.startStream", True),
-    ("chat.appendStream", True),
-    ("chat.stopStream", True),
-    ("chat.postMessage", False),
-    ("chat.update", False),
-    ("reactions.add", False),
+    ("chat.startStream", True, False),
+    ("chat.appendStream", True, False),
+    ("chat.stopStream", True, False),
+    ("chat.postMessage", False, True),
+    ("chat.update", False, True),
+    ("reactions.add", False, False),
 ]
 
 
 @pytest.mark.parametrize("times", list(TIMES), ids=list(TIMES))
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize(("method", "threaded"), PATH, ids=[m for m, _ in PATH])
-async def test_fault_matrix(atom_fast, method, threaded, kind, times):
+@pytest.mark.parametrize(("method", "threaded", "plain"), PATH, ids=[m for m, _, _ in PATH])
+async def test_fault_matrix(atom_fast, method, threaded, plain, kind, times):
     slack = atom_fast.slack
     slack.inject(method, fault(kind), times=TIMES[times])
-    await ask(atom_fast, threaded=threaded)
+    await ask(atom_fast, threaded=threaded, plain=plain)
     assert slack.calls_to(method), f"{method} was not on this answer's path"
     assert_whole_answer_once(slack)
 
@@ -93,7 +97,7 @@ async def test_post_message_failing_in_the_streamed_path_fallback(atom_fast, kin
 async def test_a_500_after_slack_posted_leaves_no_duplicate(atom_fast):
     slack = atom_fast.slack
     slack.inject("chat.postMessage", Fault("500", applied=True), times=1)
-    await ask(atom_fast, threaded=False)
+    await ask(atom_fast, threaded=False, plain=True)
     assert len(slack.calls_to("chat.postMessage")) == 1  # found, not posted again
     assert_whole_answer_once(slack)
 
@@ -187,10 +191,9 @@ async def test_the_undelivered_notice_survives_post_ephemeral_faults(atom_fast, 
     the person is still told, once it gets through, and Retry is there."""
     slack = atom_fast.slack
     refused = Fault("ok_false", error="invalid_blocks")  # not worth repeating as it is
-    slack.inject("chat.startStream", refused)
     slack.inject("chat.postMessage", refused, times=2)  # the live post, then the whole answer anew
     slack.inject("chat.postEphemeral", fault(kind), times=TIMES[times])
-    await ask(atom_fast, threaded=True)
+    await ask(atom_fast, threaded=True, plain=True)
     notices = [e for e in slack.ephemerals if "Slack did not accept" in e["text"]]
     notices += [m for m in slack.visible("D1") if "Slack did not accept" in m.get("text", "")]
     assert notices, "the person was not told"

@@ -13,7 +13,7 @@ import aiohttp
 from tests.conftest import SIGNING_SECRET, provider_env
 from tests.fakes import payloads
 from tests.fakes.signing import SlackRequestClient
-from tests.keyhelpers import OPENAI_KEY, form_values, give_keys, settle
+from tests.keyhelpers import OPENAI_KEY, form_values, give_keys, settle, steps_text
 from tests.test_run_modes import _free_port
 
 THREAD = "1700000100.000100"
@@ -151,10 +151,38 @@ async def test_a_dm_gets_a_reaction_at_once_and_a_slow_provider_is_named(
         await atom.client.event(event)
         [reaction] = await fake_slack.wait_for("reactions.add", timeout=5)
         assert reaction.params["timestamp"] == "1700000200.000100" and reaction.params["name"] == "eyes"
-        [waiting] = await fake_slack.wait_for("chat.postMessage", timeout=5)
-        assert "Still waiting for Anthropic" in waiting.params["text"]
+        for _ in range(100):  # a task card in the answer's stream
+            if "Waiting for Anthropic" in steps_text(fake_slack):
+                break
+            await asyncio.sleep(0.05)
+        assert "Waiting for Anthropic to answer" in steps_text(fake_slack)
         await settle(atom)
         # The note became the answer: one message, the answer in it, nothing about waiting left.
+        [message] = fake_slack.visible("D1")
+        assert message["text"] == "The answer, at last." and "Why this model?" in str(message["blocks"])
+    finally:
+        await atom.stop()
+
+
+async def test_where_nothing_streams_the_waiting_note_becomes_the_answer(
+    fake_slack, fake_providers, sqlite_url, encryption_key
+):
+    from tests.conftest import AtomHarness, atom_env
+    from tests.fakes.providers import Behaviour
+
+    env = atom_env(fake_slack.url, sqlite_url, encryption_key, **provider_env(fake_providers), ATOM_LONG_WAIT="0.2")
+    atom = AtomHarness(fake_slack, env)
+    atom.providers = fake_providers
+    await atom.start()
+    try:
+        await give_keys(atom, "anthropic")
+        fake_slack.chunk_types = set()  # this Slack streams nothing: post, then update
+        fake_providers.reply["anthropic"] = "The answer, at last."
+        fake_providers.script("anthropic", Behaviour(delay=1.5))
+        await atom.client.event(payloads.message_im_event("a slow one"))
+        [waiting] = await fake_slack.wait_for("chat.postMessage", timeout=10)
+        assert "Still waiting for Anthropic" in waiting.params["text"]
+        await settle(atom)
         [message] = fake_slack.visible("D1")
         assert message["text"] == "The answer, at last." and "Why this model?" in str(message["blocks"])
     finally:

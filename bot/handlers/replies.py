@@ -3,6 +3,8 @@
 * `ThreadReply` streams into a thread with Slack's streaming methods (chat.startStream /
   appendStream / stopStream) and falls back to post-then-update (at most one update a second)
   where there is no thread or streaming is refused.
+  `step` shows a thinking step as a task card in the stream (bot/views/steps.py); where Slack
+  refuses chunks the answer goes on as plain text without cards.
 * `EphemeralReply` answers `/atom ask` privately through the command's response_url.
 Links from model output never unfurl; long answers are split before Slack's limits.
 
@@ -17,6 +19,7 @@ A stream that was started is always stopped, whatever failed before.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -26,6 +29,7 @@ from bot.delivery import DeliveryFailed, DeliveryPolicy, SlackDelivery
 from bot.views import serialise
 from bot.views.answers import MARKDOWN_LIMIT, split_text
 from bot.views.delivery import UNDELIVERED_TEXT, undelivered_blocks, waiting_text
+from bot.views.steps import DISPLAY_MODE, task_card
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +89,17 @@ class ThreadReply:
         self._partials: list[str] = []  # messages of this answer already in Slack, oldest first
         self._broken = False  # live delivery gave up: the rest is delivered whole at the end
         self._waiting_ts: str | None = None
+        self._steps: int | None = 0  # task cards shown; None once Slack refused them
+        self._sending_steps: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ small things around an answer
 
     async def post(self, text: str, blocks: list[dict] | None = None) -> None:
-        """A short reply instead of an answer (no key, over budget…): tried as hard as an answer."""
+        """A short reply instead of an answer (no key, over budget…): tried as hard as an answer.
+        A stream the task cards opened is ended first, so it is never left open."""
+        await self._steps_sent()
+        if self._stream_ts is not None:
+            await self._stop_quietly()
         try:
             await self._post_new(text, blocks, record=False)
         except DeliveryFailed as exc:
@@ -117,6 +127,10 @@ class ThreadReply:
             return
         if self._answer or self._waiting_ts:
             return
+        await self._steps_sent()
+        if self._streaming and self._steps:  # the stream shows steps: the wait is one more
+            await self.step(f"Waiting for {provider_label} to answer", "in_progress")
+            return
         try:
             self._waiting_ts = await self._post_new(waiting_text(provider_label), None, record=False)
         except DeliveryFailed:
@@ -137,6 +151,41 @@ class ThreadReply:
             except Exception as exc:  # a title is a nicety too
                 log.info("could not set title: %s", type(exc).__name__)
 
+    async def step(self, title: str, status: str = "complete", details: str | None = None) -> None:
+        """A thinking step as a task card at the top of the streamed answer. Only where Atom
+        streams. Sent in the background, in order, so the model call never waits for Slack; text
+        waits for the cards before it. A refusal turns cards off for this answer and the text
+        goes on without them."""
+        if not self._streaming or self._steps is None:
+            return
+        self._steps += 1
+        card = task_card(f"step-{self._steps}", title, status, details)
+        self._sending_steps = asyncio.create_task(self._send_step(card, self._sending_steps))
+
+    async def _send_step(self, card: dict, previous: asyncio.Task | None) -> None:
+        if previous is not None:
+            await previous
+        if self._steps is None or self._broken:
+            return  # an earlier card was refused
+        try:
+            if self._stream_ts is None:
+                await self._start_stream([card])
+            else:
+                await self.slack.call(
+                    "chat.appendStream", repeatable=False, channel=self.channel, ts=self._stream_ts, chunks=[card]
+                )
+        except Exception as exc:  # noqa: BLE001 — a card is a nicety; the answer must go on
+            log.info("task cards refused (%s): answering without them", exc)
+            self._steps = None
+
+    async def _steps_sent(self) -> None:
+        if self._sending_steps is not None:
+            await self._sending_steps
+
+    @property
+    def steps_shown(self) -> bool:
+        return bool(self._steps)
+
     # ------------------------------------------------------------------ the answer
 
     async def append(self, delta: str) -> None:
@@ -154,6 +203,7 @@ class ThreadReply:
 
     async def finish(self, footer: list, fallback_text: str) -> bool:
         """End the answer; False when Slack took none of it (the person was told, if possible)."""
+        await self._steps_sent()
         footer_dicts = _footer(footer)
         if not self._broken:
             try:
@@ -207,6 +257,7 @@ class ThreadReply:
     # ------------------------------------------------------------------ live: streaming
 
     async def _flush(self) -> None:
+        await self._steps_sent()
         self._last_flush = self._clock()
         if self._streaming:
             try:
@@ -255,6 +306,8 @@ class ThreadReply:
             "unfurl_media": False,
             "chunks": chunks,
         }
+        if self._steps is not None:
+            params["task_display_mode"] = DISPLAY_MODE
         try:
             response = await self.slack.call("chat.startStream", repeatable=False, **params)
             ts = response.get("ts")
@@ -262,6 +315,8 @@ class ThreadReply:
             if not exc.ambiguous:
                 raise
             text = "".join(c.get("text", "") for c in chunks)
+            if not text:  # a task card alone: nothing to recognise the message by
+                raise
             ts = await self.slack.find_posted(self.channel, self.thread_ts, text, set(self._partials))
             if ts is None:
                 raise
@@ -432,6 +487,9 @@ class EphemeralReply:
 
     async def status(self, text: str) -> None:
         return None
+
+    async def step(self, title: str, status: str = "complete", details: str | None = None) -> None:
+        return None  # a private answer arrives whole: there is no stream to show steps in
 
     async def append(self, delta: str) -> None:
         self._text += delta
