@@ -1,14 +1,14 @@
 """Answers in flight: what a crash cut short, what Slack would not take.
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0004"
+down_revision = "0010"  # re-chained after main gained 0010 (agent)
 branch_labels = None
 depends_on = None
 
