@@ -315,8 +315,7 @@ class ThreadReply:
             if not exc.ambiguous:
                 raise
             text = "".join(c.get("text", "") for c in chunks)
-            if not text:  # a task card alone: nothing to recognise the message by
-                raise
+            # A task card alone carries no text: an empty message of ours in this thread is it.
             ts = await self.slack.find_posted(self.channel, self.thread_ts, text, set(self._partials))
             if ts is None:
                 raise
