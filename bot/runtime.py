@@ -25,7 +25,7 @@ from bot.slack_client import build_client
 from bot.storage import migrate
 from bot.storage.encryption import Crypto
 from bot.storage.engine import create_engine, session_factory
-from bot.storage.repositories import EventClaims
+from bot.storage.repositories import EventClaims, Workflows
 from bot.usage import UsageService
 from bot.vault import EncryptionKeyMismatch, KeyVault
 
@@ -49,7 +49,11 @@ class Runtime:
     memory: ConversationMemory | None = None
     usage: UsageService | None = None
     pending: PendingWrites | None = None
-    scheduler_running: bool = False
+    scheduler_running: bool = False  # housekeeping's loop is alive (set by the server)
+    workflows: Workflows | None = None
+    workflow_scheduler: object | None = None  # bot.workflows.scheduler.WorkflowScheduler
+    workflow_runner: object | None = None
+    workflow_service: object | None = None
 
     def __post_init__(self) -> None:
         if self.inflight is None:
@@ -60,6 +64,10 @@ class Runtime:
         self.pending = PendingWrites(self.sessions)  # answers' turns and usage, written in batches
         self.memory = ConversationMemory(self.sessions, self.crypto, self.settings.history_days, self.pending)
         self.usage = UsageService(self.sessions, self.pending)
+        self.workflows = Workflows(self.sessions)
+        from bot.workflows import assemble
+
+        assemble(self)
 
     @classmethod
     async def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:

@@ -114,7 +114,9 @@ def build_web_app(runtime: Runtime, app: AsyncApp | None, *, serve_events: bool)
             checks["database"] = "ok"
         except Exception as exc:  # readiness reports, it does not raise
             checks["database"] = f"unreachable: {type(exc).__name__}"
-        checks["scheduler"] = "ok" if runtime.scheduler_running else "not running"
+        workflows = runtime.workflow_scheduler
+        running = runtime.scheduler_running and (workflows is None or workflows.running)
+        checks["scheduler"] = "ok" if running else "not running"
         checks["accepting"] = "ok" if runtime.inflight.accepting else "shutting down"
         ready = all(v == "ok" for v in checks.values())
         return web.json_response(
@@ -173,6 +175,8 @@ class AtomServer:
         self._housekeeping = asyncio.create_task(run_periodically(self.runtime), name="atom-housekeeping")
         # /readyz reports the periodic jobs (housekeeping, for now) as the scheduler: up while it runs.
         self.runtime.scheduler_running = True
+        # Workflows: the table is the source of truth; the scheduler is rebuilt from it at each start.
+        await self.runtime.workflow_scheduler.start()
         runtime = self.runtime
         self._housekeeping.add_done_callback(lambda _task: setattr(runtime, "scheduler_running", False))
         self.app, self.surface = build_app(self.runtime)
@@ -206,6 +210,7 @@ class AtomServer:
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
+        await self.runtime.workflow_scheduler.stop()  # no new runs; runs already started finish below
         drained = await self.runtime.inflight.drain(grace)
         if not drained:
             log.warning(

@@ -143,9 +143,11 @@ class ModelCaller:
         on_text: TextSink,
         on_auth_failure: Callable[[Credential], Awaitable[None]],
         stream: bool = True,
+        extra: Mapping[str, object] | None = None,
     ) -> CallResult:
         """Try each candidate in order until one answers. Text streams to `on_text`; a failure
-        before the first token moves on to the next candidate, one after it cuts the answer."""
+        before the first token moves on to the next candidate, one after it cuts the answer.
+        `extra`: more litellm parameters for every candidate (a workflow plan's `response_format`)."""
         litellm = await litellm_async()
         result = CallResult()
         started = time.perf_counter()
@@ -164,6 +166,7 @@ class ModelCaller:
                 "timeout": self.timeout,
                 "max_retries": 0,
                 "max_tokens": max_tokens,
+                **(extra or {}),
             }
             try:
                 if stream:

@@ -12,7 +12,7 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.storage.encryption import Crypto, UndecryptableSecret
-from bot.storage.models import ConversationTurn, Meta, ProviderCredential, SlackInstallation
+from bot.storage.models import ConversationTurn, Meta, ProviderCredential, SlackInstallation, WorkflowRun
 
 BATCH = 500
 # (model, its primary-key columns, the encrypted column, what people call it)
@@ -21,6 +21,7 @@ ENCRYPTED_COLUMNS = (
     (SlackInstallation, ("enterprise_id", "team_id"), "secret", "Slack bot tokens"),
     (ConversationTurn, ("id",), "content", "conversation messages"),
     (Meta, ("name",), "value", "encryption canary"),
+    (WorkflowRun, ("id",), "outputs", "workflow run outputs"),
 )
 
 

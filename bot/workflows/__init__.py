@@ -1,0 +1,26 @@
+"""Workflows: a plain-language request → a checked plan → a confirmed schedule → reliable runs.
+
+`spec` (what a workflow is), `timing` (when it fires), `scheduler` (APScheduler over the
+workflows table, exactly once across replicas), `runner` (one run, recorded), `service` (what a
+person can do to their workflows), `planner` (words → a checked spec), `delivery` (Slack posts
+outside a request). `assemble` wires them into a Runtime.
+"""
+
+from __future__ import annotations
+
+
+def assemble(runtime) -> None:
+    from bot.workflows.runner import WorkflowRunner
+    from bot.workflows.scheduler import WorkflowScheduler
+    from bot.workflows.service import WorkflowService, grace
+
+    runner = WorkflowRunner(runtime)
+    scheduler = WorkflowScheduler(
+        runtime.workflows,
+        runner.run,
+        grace=grace(runtime),
+        empty_outputs=lambda: runtime.crypto.encrypt("{}"),
+    )
+    runtime.workflow_runner = runner
+    runtime.workflow_scheduler = scheduler
+    runtime.workflow_service = WorkflowService(runtime, scheduler, runner)
