@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.logs import setup_logging
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger("bot")
 EXIT_CONFIG = 2
@@ -27,11 +27,26 @@ def _parser() -> argparse.ArgumentParser:
     keys_sub.add_parser(
         "rotate", help="re-encrypt every stored secret with the first key of ATOM_ENCRYPTION_KEYS"
     )
+    schedule = sub.add_parser("schedule", help="read a schedule phrase and print it as JSON (no settings needed)")
+    schedule.add_argument("phrase", nargs="*", help='for example "every weekday at 9am"')
+    schedule.add_argument("--tz", default="UTC", help="the IANA zone the phrase is in (default UTC)")
+    schedule.add_argument("--now", default=None, help="ISO 8601 time to read the phrase at (default: now)")
+    schedule.add_argument("--count", default="5", help="how many next runs to list (default 5)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "schedule":
+        # Settings-free and fast: nothing below (config, logging, database, Slack) is imported.
+        from bot.workflows.schedule_cli import run
+
+        return run(args.phrase, tz=args.tz, now=args.now, count=args.count)
+    import asyncio
+
+    from bot.config import ConfigError, load_settings
+    from bot.logs import setup_logging
+
     try:
         if args.command == "keys" and args.keys_command == "generate":
             from cryptography.fernet import Fernet
@@ -61,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(force_http: bool) -> int:
+    import asyncio
+
+    from bot.config import load_settings
+    from bot.logs import setup_logging
+
     settings = load_settings(create_key_file=True, force_http=force_http)
     setup_logging(settings.log_level, settings.log_format)
     _announce_key_file(settings)

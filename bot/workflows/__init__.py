@@ -1,9 +1,15 @@
-"""Workflows: a plain-language request → a checked plan → a confirmed schedule → reliable runs.
+"""Workflows: plain-language requests that run on a schedule.
 
-`spec` (what a workflow is), `timing` (when it fires), `scheduler` (APScheduler over the
-workflows table, exactly once across replicas), `runner` (one run, recorded), `service` (what a
-person can do to their workflows), `planner` (words → a checked spec), `delivery` (Slack posts
-outside a request). `assemble` wires them into a Runtime.
+`schedule` owns understanding "when" (deterministic, no model); the modules beside it own the
+words (`lexicon`), the zones (`zones`), the phrase grammar (`grammar`, `clock`) and the RFC 5545
+arithmetic (`recurrence`). Nothing in those imports Slack, litellm, SQLAlchemy or the settings,
+so `atom schedule` starts fast and the Slack ack path can call the parser.
+
+Running workflows: `spec` (what a workflow is), `timing` (when it fires), `scheduler`
+(APScheduler over the workflows table, exactly once across replicas), `runner` (one run,
+recorded), `service` (what a person can do to their workflows), `planner` (words → a checked
+spec), `delivery` (Slack posts outside a request). `assemble` wires them into a Runtime; it
+imports lazily so the parser's modules stay light.
 """
 
 from __future__ import annotations

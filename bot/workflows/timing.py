@@ -1,8 +1,8 @@
 """When a trigger fires: the next occurrence after an instant, and the next few for previews.
 
 Pure functions over a `Trigger`. An RRULE (as the schedule parser writes it, with
-`DTSTART;TZID=…`) is expanded by dateutil in its own zone, so "every weekday at 9" stays at 9
-across daylight-saving changes; a cron expression by APScheduler's `CronTrigger` in the trigger's
+`DTSTART;TZID=…`) is expanded by the parser's `recurrence` module in its own zone, so "every
+weekday at 9" stays at 9 across daylight-saving changes; a cron expression by APScheduler's `CronTrigger` in the trigger's
 zone; one instant is itself. `start` and `end` bound all three.
 """
 
@@ -13,8 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from dateutil.rrule import rrulestr
-
+from bot.workflows import recurrence
 from bot.workflows.spec import Trigger
 
 MAX_EXPANSION = 10_000  # occurrences walked at most when catching up after downtime
@@ -24,12 +23,11 @@ class TriggerError(ValueError):
     """The trigger cannot produce times; the message is for a person."""
 
 
-@functools.lru_cache(maxsize=20_000)
-def _rule(text: str):
+def _rule(text: str) -> recurrence.Recurrence:
     try:
-        return rrulestr(text, forceset=True)
-    except (ValueError, TypeError) as exc:
-        raise TriggerError(f"That repeat rule cannot be read: {exc}") from None
+        return recurrence.parse(text)
+    except recurrence.BadRule as exc:
+        raise TriggerError(str(exc)) from None
 
 
 @functools.lru_cache(maxsize=2_000)
@@ -54,10 +52,8 @@ def next_after(trigger: Trigger, after: datetime) -> datetime | None:
     if trigger.at is not None:
         found = trigger.at if trigger.at > after else None
     elif trigger.rrule:
-        rule = _rule(trigger.rrule)
-        zone = ZoneInfo(trigger.timezone)
-        # dateutil compares in the rule's own kind of datetime: aware when DTSTART has a TZID.
-        found = rule.after(after.astimezone(zone), inc=False)
+        # The schedule parser's own arithmetic: what the preview shows is what runs (DST edges too).
+        found = next(iter(recurrence.runs(_rule(trigger.rrule), after, 1)), None)
     else:
         found = _cron(trigger.cron, trigger.timezone).get_next_fire_time(None, after + timedelta(seconds=1))
         # get_next_fire_time(now) may return `now` itself; strictly after means skipping it.

@@ -1,0 +1,194 @@
+"""The words of schedules: tokens, day and month names (misspellings too), numbers and units.
+
+The tokenizer keeps each token's character span so the parser can cut the schedule out of a
+longer request and hand the rest back as the task. Misspelled day and month names are matched by
+edit distance (one typo, or two in long names), and only where the grammar expects a day or a
+month, so "sundry" or "match" in the task text stays untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+# Days in each month in a leap year: "February 29" is a real (if rare) date.
+MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+_DAY_ABBREVIATIONS = {
+    "mon": 0, "tue": 1, "tues": 1, "tu": 1, "wed": 2, "weds": 2, "thu": 3, "thur": 3,
+    "thurs": 3, "thr": 3, "thrs": 3, "fri": 4, "sat": 5, "sun": 6,
+}  # fmt: skip
+_MONTH_ABBREVIATIONS = {
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8,
+    "sep": 9, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+# Real words one typo away from a day or month name; never read them as one.
+_NOT_NAMES = frozenset({"sundry", "sundae", "mundane", "marches", "jane", "junes"})
+
+NUMBER_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+    "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fortyfive": 45, "sixty": 60,
+    "ninety": 90,
+}  # fmt: skip
+ORDINAL_WORDS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
+    "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
+    "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
+}  # fmt: skip
+# Interval words for "every N <unit>" and "in N <unit>": the RRULE FREQ each one means.
+UNITS = {
+    "minute": "MINUTELY", "minutes": "MINUTELY", "min": "MINUTELY", "mins": "MINUTELY",
+    "m": "MINUTELY", "hour": "HOURLY", "hours": "HOURLY", "hr": "HOURLY", "hrs": "HOURLY",
+    "h": "HOURLY", "day": "DAILY", "days": "DAILY", "d": "DAILY", "week": "WEEKLY",
+    "weeks": "WEEKLY", "wk": "WEEKLY", "wks": "WEEKLY", "w": "WEEKLY", "month": "MONTHLY",
+    "months": "MONTHLY", "year": "YEARLY", "years": "YEARLY", "yr": "YEARLY", "yrs": "YEARLY",
+}  # fmt: skip
+
+_TOKEN = re.compile(
+    r"""
+      (?P<zone>[A-Za-z][A-Za-z_]*(?:/[A-Za-z][A-Za-z0-9_+\-]*)+)
+    | (?P<iso>\d{4}-\d{1,2}-\d{1,2})
+    | (?P<slash>\d{1,2}/\d{1,2}(?:/\d{2,4})?)
+    | (?P<clock>\d{1,2}:\d{2})(?:\s?(?P<cmer>[ap])\.?m\b\.?)?
+    | (?P<num>\d+)(?P<suf>[a-z]+(?:\.m\b\.?)?)?
+    | (?P<mer>[ap]\.m\b\.?)
+    | (?P<word>[^\W\d_]+(?:['’][^\W\d_]+)?)
+    | (?P<punct>[,&;()+\-–—])
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One token: `kind` is word, num, clock, iso, slash, zone or punct; `text` is lower-case."""
+
+    kind: str
+    text: str
+    start: int
+    end: int
+    raw: str
+    value: int = 0  # the number, for num tokens
+    suffix: str = ""  # what was glued to a number ("pm", "th", "h") or a clock ("am"/"pm")
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        raw = match.group(0)
+        if kind in ("suf", "cmer"):  # the named group that closed last is the suffix
+            kind = "num" if kind == "suf" else "clock"
+        if kind == "num":
+            suffix = (match.group("suf") or "").lower().replace(".", "")
+            tokens.append(Token("num", raw.lower(), match.start(), match.end(), raw,
+                                int(match.group("num")[:9]), suffix))  # fmt: skip
+        elif kind == "clock":
+            meridiem = (match.group("cmer") or "").lower()
+            tokens.append(Token("clock", match.group("clock"), match.start(), match.end(), raw,
+                                0, meridiem + "m" if meridiem else ""))  # fmt: skip
+        elif kind == "mer":
+            tokens.append(Token("word", raw.lower().replace(".", ""), match.start(), match.end(), raw))
+        else:
+            text_ = raw.lower().replace("’", "'") if kind != "zone" else raw
+            tokens.append(Token(kind, text_, match.start(), match.end(), raw))
+    return tokens
+
+
+def weekday(word: str) -> int | None:
+    """0 for Monday … 6 for Sunday, for a day name, abbreviation, plural or misspelling."""
+    return _weekday(word)[0]
+
+
+def weekday_plural(word: str) -> bool:
+    """Whether the word names a day in the plural ("tuesdays"), which means every such day."""
+    return _weekday(word)[1]
+
+
+@lru_cache(maxsize=4096)
+def _weekday(word: str) -> tuple[int | None, bool]:
+    if word in _DAY_ABBREVIATIONS:
+        return _DAY_ABBREVIATIONS[word], False
+    for plural in (False, True):
+        stem = word[:-1] if plural and word.endswith("s") else word
+        if plural and stem == word:
+            continue
+        if stem in _DAY_ABBREVIATIONS and plural and len(stem) >= 3:
+            return _DAY_ABBREVIATIONS[stem], True
+        found = _closest(stem, _FULL_DAYS)
+        if found is not None:
+            return found, plural
+    return None, False
+
+
+@lru_cache(maxsize=4096)
+def month(word: str) -> int | None:
+    """1 for January … 12 for December, for a month name, abbreviation or misspelling."""
+    if word in _MONTH_ABBREVIATIONS:
+        return _MONTH_ABBREVIATIONS[word]
+    found = _closest(word, _FULL_MONTHS)
+    return None if found is None else found + 1
+
+
+_FULL_DAYS = tuple(name.lower() for name in WEEKDAY_NAMES)
+_FULL_MONTHS = tuple(name.lower() for name in MONTH_NAMES)
+
+
+def _closest(word: str, names: tuple[str, ...]) -> int | None:
+    if word in names:
+        return names.index(word)
+    if len(word) < 5 or word in _NOT_NAMES or not word.isalpha():
+        return None
+    allowed = 1 if len(word) < 8 else 2
+    best, best_distance = None, allowed + 1
+    for index, name in enumerate(names):
+        if name[0] != word[0] or abs(len(name) - len(word)) > allowed:
+            continue
+        distance = _typo_distance(word, name, allowed)
+        if distance < best_distance:
+            best, best_distance = index, distance
+    return best
+
+
+def _typo_distance(a: str, b: str, limit: int) -> int:
+    """Edit distance counting a swap of two neighbouring letters as one typo ("wendesday")."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def ordinal(token: Token) -> int | None:
+    """The number of "1st", "15th", "third" (None for anything else)."""
+    if token.kind == "num" and token.suffix in ("st", "nd", "rd", "th"):
+        return token.value
+    if token.kind == "word":
+        return ORDINAL_WORDS.get(token.text)
+    return None
+
+
+def count(token: Token) -> int | None:
+    """The number of "3" or "three" (a plain count, no suffix)."""
+    if token.kind == "num" and not token.suffix:
+        return token.value
+    if token.kind == "word":
+        return NUMBER_WORDS.get(token.text)
+    return None
