@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
+
 from bot.workflows import recurrence
 from bot.workflows.spec import Trigger
 
