@@ -12,7 +12,15 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.storage.encryption import Crypto, UndecryptableSecret
-from bot.storage.models import ConversationTurn, Meta, ProviderCredential, SlackInstallation, WorkflowRun
+from bot.storage.models import (
+    ConnectorOAuthState,
+    ConversationTurn,
+    Meta,
+    ProviderCredential,
+    ServiceConnection,
+    SlackInstallation,
+    WorkflowRun,
+)
 
 BATCH = 500
 # (model, its primary-key columns, the encrypted column, what people call it)
@@ -22,6 +30,8 @@ ENCRYPTED_COLUMNS = (
     (ConversationTurn, ("id",), "content", "conversation messages"),
     (Meta, ("name",), "value", "encryption canary"),
     (WorkflowRun, ("id",), "outputs", "workflow run outputs"),
+    (ServiceConnection, ("id",), "secret", "connected-service tokens"),
+    (ConnectorOAuthState, ("state_hash",), "secret", "pending connection verifiers"),
 )
 
 

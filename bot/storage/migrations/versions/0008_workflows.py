@@ -1,14 +1,14 @@
 """Workflows and their runs; a unique (workflow, due time) claim per run.
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007 (0004 before the connectors branch was merged)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

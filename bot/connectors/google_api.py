@@ -1,0 +1,71 @@
+"""Calling Google APIs through google-api-python-client, off the event loop.
+
+The client is synchronous (httplib2), so every call runs in `asyncio.to_thread` with a fresh
+`httplib2.Http` (it is not thread-safe) wrapped in `AuthorizedHttp` around a token-only credential:
+the library never refreshes by itself, Atom's `TokenKeeper` does (once, for every caller). Services
+are built once from the bundled discovery documents (`static_discovery=True`, no network) with
+`api_endpoint` set to the whole base, because it replaces both root URL and service path.
+Errors become `ConnectorError`s by status; Google's response bodies are never passed on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import google_auth_httplib2
+import httplib2
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from bot.connectors.base import ActionContext, ConnectorError, status_error
+
+# api → (version, path under ATOM_GOOGLE_API_URL that the discovery paths are relative to)
+APIS = {
+    "calendar": ("v3", "/calendar/v3/"),
+    "drive": ("v3", "/drive/v3/"),
+    "gmail": ("v1", "/"),  # Gmail's discovery paths already start with gmail/v1/
+}
+
+
+@functools.lru_cache(maxsize=16)
+def _service(api: str, base: str):
+    version, path = APIS[api]
+    # The Http given here is never used to send: every request is executed with its own.
+    return build(
+        api,
+        version,
+        http=httplib2.Http(),
+        static_discovery=True,
+        cache_discovery=False,
+        client_options={"api_endpoint": base.rstrip("/") + path},
+    )
+
+
+async def call_google(ctx: ActionContext, api: str, work: Callable[[Any, Any], Any]) -> Any:
+    """Run `work(service, http)` in a worker thread; `work` builds requests on `service` and calls
+    `.execute(http=http)` (as often as it needs). Returns what `work` returns."""
+    service = _service(api, ctx.settings.connector_urls["google_api"])
+    token = ctx.token.reveal() if ctx.token is not None else ""
+    timeout = ctx.timeout
+
+    def in_thread():
+        http = google_auth_httplib2.AuthorizedHttp(Credentials(token), http=httplib2.Http(timeout=timeout))
+        try:
+            return work(service, http)
+        except HttpError as exc:
+            # Only the status and Retry-After leave this thread: the exception text has the URL.
+            raise status_error(exc.resp.status, exc.resp.get("retry-after")) from None
+        except TimeoutError:
+            raise ConnectorError("timeout") from None
+        except (OSError, httplib2.HttpLib2Error):
+            raise ConnectorError("unreachable") from None
+
+    try:
+        # The thread cannot be stopped; the wait for it can. A little over httplib2's own timeout.
+        return await asyncio.wait_for(asyncio.to_thread(in_thread), timeout + 2)
+    except TimeoutError:
+        raise ConnectorError("timeout") from None
