@@ -58,7 +58,10 @@ async def test_calendar_and_unread_mail_summarized_into_the_owners_dm_with_the_c
 async def test_a_broken_connection_at_run_time_fails_the_run_with_what_to_do(atom_connected):
     atom = atom_connected
     await give_keys(atom, "openai")
-    workflow_id = await enabled(atom, summary_spec(steps=MORNING), due_in=0.2)  # never connected
+    await connect_google(atom, ANN, {g.CALENDAR_READ, g.GMAIL_READ})
+    workflow_id = await enabled(atom, summary_spec(steps=MORNING))
+    assert await atom.runtime.connectors.tokens.disconnect(ANN, "google")  # after Enable, before the run
+    await atom.runtime.workflow_service.run_now(ANN, workflow_id)
     [run] = await wait_for_runs(atom.runtime, workflow_id, 1, timeout=30)
     assert run.status == "failed" and "/atom connect google_calendar" in run.error
     assert atom.providers.requests == []

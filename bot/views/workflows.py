@@ -128,3 +128,155 @@ def divider() -> DividerBlock:
 
 def header(text: str) -> HeaderBlock:
     return HeaderBlock(text=text[:150])
+
+
+# ---------------------------------------------------------------- the preview
+
+
+def preview_blocks(
+    workflow_id: str,
+    spec,
+    *,
+    steps_in_words: list[tuple[str, bool]],
+    next_runs: list[datetime],
+    zone: str,
+    effects: list[str],
+    digest: str,
+    to_connect: list[tuple[str, str]],
+    cost: float = 0.0,
+) -> list[dict]:
+    """The plan, for the owner to check: schedule in words, next runs, steps, side effects above
+    Enable. `to_connect`: (connector name, label) the owner must connect first (no Enable then)."""
+    blocks: list = [header(f"New workflow: {spec.name}")]
+    runs = "\n".join(f"• {_when(run, zone)}" for run in next_runs) or "• no future runs"
+    blocks.append(
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"*When:* {spec.trigger.description or 'on its schedule'}\n*Next runs:*\n{runs}"[:3000]
+            )
+        )
+    )
+    lines = [
+        f"{number}. {'⚠️ ' if effect else ''}{words}" for number, (words, effect) in enumerate(steps_in_words, 1)
+    ]
+    where = "your DM with Atom" if spec.output.to == "dm" else f"<#{spec.output.channel}>"
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=("*Steps:*\n" + "\n".join(lines))[:2900])))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Results go to {where}.")]))
+    if to_connect:
+        names = ", ".join(label for _name, label in to_connect)
+        commands = " ".join(f"`/atom connect {name}`" for name, _label in to_connect)
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=f"🔌 *Connect first:* {names}. Use {commands}, then ask again.")
+            )
+        )
+    if effects:
+        listed = "\n".join(f"• {e}" for e in effects)
+        blocks.append(
+            SectionBlock(
+                block_id="workflow_side_effects",
+                text=MarkdownTextObject(
+                    text=f"⚠️ *This workflow acts outside your DM.* Enabling it confirms, on every run:\n{listed}"[:3000]
+                ),
+            )
+        )
+    buttons = []
+    if not to_connect:
+        buttons.append(
+            ButtonElement(
+                text="Enable", action_id="workflow_enable", value=f"{workflow_id}:{digest}", style="primary"
+            )
+        )
+    buttons += [
+        ButtonElement(text="Edit", action_id="workflow_edit", value=workflow_id),
+        ButtonElement(text="Cancel", action_id="workflow_cancel", value=workflow_id),
+    ]
+    blocks.append(ActionsBlock(block_id="workflow_preview", elements=buttons))
+    if cost:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Planning cost {format_usd(cost)}.")]))
+    return serialise(blocks)
+
+
+def notice_blocks(text: str) -> list[dict]:
+    return serialise([SectionBlock(text=MarkdownTextObject(text=text[:3000]))])
+
+
+# ---------------------------------------------------------------- the list and the history
+
+
+def workflow_section(overview, zone: str) -> list:
+    """One workflow in the list: name, schedule, next run, last status, its buttons."""
+    workflow, spec = overview.workflow, overview.spec
+    state = {"enabled": "▶️ running", "paused": "⏸️ paused", "draft": "📝 draft"}.get(workflow.status, workflow.status)
+    last = f"{STATUS_ICON.get(workflow.last_status, '·')} {workflow.last_status}" if workflow.last_status else "never run"
+    text = (
+        f"*{workflow.name}* · {state}\n{spec.trigger.description or 'on its schedule'}"
+        f" · next: {_when(overview.next_run, zone) if workflow.status == 'enabled' else '—'} · last: {last}"
+    )
+    if workflow.status == "paused" and workflow.paused_reason:
+        text += f"\n_{workflow.paused_reason}_"
+    value = workflow.id
+    toggle = (
+        ButtonElement(text="Pause", action_id="workflow_pause", value=value)
+        if workflow.status == "enabled"
+        else ButtonElement(text="Resume", action_id="workflow_resume", value=value)
+    )
+    buttons = [
+        toggle,
+        ButtonElement(text="Run now", action_id="workflow_run_now", value=value),
+        ButtonElement(text="Edit", action_id="workflow_edit", value=value),
+        ButtonElement(text="History", action_id="workflow_history", value=value),
+        ButtonElement(
+            text="Delete", action_id="workflow_delete", value=value, style="danger", confirm=confirm_delete()
+        ),
+    ]
+    return [
+        SectionBlock(text=MarkdownTextObject(text=text[:3000])),
+        ActionsBlock(block_id=f"workflow_{workflow.id}"[:255], elements=buttons),
+    ]
+
+
+def list_blocks(overviews: list, zone: str, limit_note: str = "") -> list:
+    """`/atom workflows` and the Home tab's section (unserialised, for the Home view to embed)."""
+    blocks: list = [header("Your workflows")]
+    if not overviews:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text="No workflows yet. Try `/atom workflow every weekday at 9am, summarize my unread email`."
+                )
+            )
+        )
+        return blocks
+    for overview in overviews[:20]:  # 2 blocks each: a Home tab holds 100 blocks in all
+        blocks.extend(workflow_section(overview, zone))
+    if len(overviews) > 20:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"…and {len(overviews) - 20} more.")]))
+    if limit_note:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=limit_note)]))
+    return blocks
+
+
+def history_modal(name: str, runs: list, zone: str) -> dict:
+    blocks: list = []
+    if not runs:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="No runs yet.")))
+    for run in runs[:20]:
+        when = _when(run.due_at if run.due_at.tzinfo else run.due_at.replace(tzinfo=ZoneInfo("UTC")), zone)
+        line = f"{STATUS_ICON.get(run.status, '·')} *{run.status}* · {when} · {run.trigger}"
+        if run.cost_usd:
+            line += f" · {format_usd(run.cost_usd)}"
+        steps = ", ".join(f"{s.get('id')} {s.get('status')} {s.get('ms', 0)} ms" for s in (run.steps or [])[:6])
+        if steps:
+            line += f"\n{steps}"
+        if run.error:
+            line += f"\n_{run.error[:300]}_"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=line[:3000])))
+    return View(
+        type="modal", callback_id="workflow_history", title="Workflow history", close="Close",
+        blocks=[header(name), *blocks],
+    ).to_dict()
+
+
+def serialise_list(blocks: list) -> list[dict]:
+    return serialise(blocks)

@@ -12,6 +12,10 @@ once at the workflow's stored `next_run_at` (a DateTrigger). When it fires:
    replicas firing the same occurrence only one inserts, and only that one runs it;
 4. `next_run_at` moves to the next occurrence (compare-and-set) and the job is re-armed.
 
+Every job due in one wake-up of the scheduler goes through these steps together: one read, one
+insert of all the claims and one batched update, so a thousand workflows due at 9:00 cost a few
+statements, not a few thousand.
+
 A restart loads every enabled workflow's `next_run_at`; one that passed while Atom was down fires
 at once and goes through step 2. APScheduler's own misfire check is off (`misfire_grace_time=None`)
 because the grace decision needs the stored due time, which only the table has. Runs start as
@@ -36,9 +40,16 @@ from bot.workflows import timing
 from bot.workflows.spec import WorkflowSpec
 
 log = logging.getLogger(__name__)
+# APScheduler logs every job added, run and removed at INFO: thousands of lines at each start.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 # A job may fire a moment before the stored instant (clock granularity): that still counts as due.
 EARLY_TOLERANCE = timedelta(seconds=1)
+# When many workflows fall due at once (every weekday at 9), they are claimed in one transaction
+# per batch, and runs go up to a bound, so they queue here instead of exhausting the database pool.
+RUN_CONCURRENCY = 200
+BATCH_SIZE = 500  # due workflows claimed in one transaction
+RETRY_AFTER = timedelta(minutes=1)
 
 RunStarter = Callable[[Workflow, str, datetime, str], Awaitable[None]]
 
@@ -84,6 +95,9 @@ class WorkflowScheduler:
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1000},
         )
         self._tasks: set[asyncio.Task] = set()
+        self._pending: set[str] = set()
+        self._batcher: asyncio.Task | None = None
+        self._running = asyncio.Semaphore(RUN_CONCURRENCY)
 
     @property
     def running(self) -> bool:
@@ -130,53 +144,84 @@ class WorkflowScheduler:
         return len(self._scheduler.get_jobs())
 
     async def _due(self, workflow_id: str) -> None:
-        try:
-            await self.fire(workflow_id)
-        except Exception:  # one workflow's trouble must not stop the scheduler; it is retried
-            log.exception("workflow %s could not be started", workflow_id)
-            self.arm(workflow_id, self.clock() + timedelta(minutes=1))
+        """A job fired: queue the workflow; every job due in this wake-up is handled in one batch."""
+        self._pending.add(workflow_id)
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.create_task(self._drain_due())
 
-    async def fire(self, workflow_id: str) -> str | None:
-        """Handle a due job; the run id started here, or None."""
-        workflow = await self.workflows.get(workflow_id)
-        if workflow is None or workflow.status != "enabled" or workflow.next_run_at is None:
-            self.disarm(workflow_id)
-            return None
-        stored = timing.utc(workflow.next_run_at)
+    async def _drain_due(self) -> None:
+        await asyncio.sleep(0)  # the other jobs of this wake-up join the batch first
+        while self._pending:
+            batch = list(self._pending)[:BATCH_SIZE]
+            self._pending.difference_update(batch)
+            try:
+                await self.fire(batch)
+            except Exception:  # the database may be briefly unreachable: try again shortly
+                log.exception("%d due workflows could not be started; retrying in a minute", len(batch))
+                for workflow_id in batch:
+                    self.arm(workflow_id, self.clock() + RETRY_AFTER)
+
+    async def fire(self, workflow_ids: list[str]) -> list[str]:
+        """Claim and start what is due among `workflow_ids`; the run ids started here."""
+        rows = await self.workflows.many(workflow_ids)
         now = self.clock()
-        if stored > now + EARLY_TOLERANCE:  # another replica ran it and moved on
-            self.arm(workflow_id, stored)
-            return None
-        trigger = WorkflowSpec.from_json(workflow.spec).trigger
-        due = [stored, *timing.occurrences_between(trigger, stored, now)]
-        newest = due[-1]
-        late = now - newest > self.grace
-        missed = due if late else due[:-1]
-        await self.workflows.claim_many(
-            [new_run(workflow, at, "schedule", "missed", self.empty_outputs()) for at in missed]
-        )
-        run_id = None
-        if not late:
-            run = new_run(workflow, newest, "schedule", "running", self.empty_outputs())
-            if await self.workflows.claim(run):
-                run_id = run["id"]
-        following = timing.next_after(trigger, max(now, newest))
-        if not await self.workflows.advance(workflow_id, stored, following, newest):
-            current = await self.workflows.get(workflow_id)  # another replica advanced it
-            following = current.next_run_at if current is not None and current.status == "enabled" else None
-        self.arm(workflow_id, following)
-        if missed:
-            await self.workflows.record_outcome(workflow_id, "missed")
-            log.info("workflow %s missed %d occurrence(s)", workflow_id, len(missed))
-        if run_id is not None:
-            self.spawn(self.start_run(workflow, run_id, newest, "schedule"))
-        return run_id
+        runs: list[dict] = []
+        advances: list[dict] = []
+        starts: list[tuple[Workflow, dict]] = []
+        following: dict[str, datetime | None] = {}
+        for workflow_id in workflow_ids:
+            workflow = rows.get(workflow_id)
+            if workflow is None or workflow.status != "enabled" or workflow.next_run_at is None:
+                self.disarm(workflow_id)
+                continue
+            stored = timing.utc(workflow.next_run_at)
+            if stored > now + EARLY_TOLERANCE:  # another replica ran it and moved on
+                self.arm(workflow_id, stored)
+                continue
+            trigger = WorkflowSpec.from_json(workflow.spec).trigger
+            due = [stored, *timing.occurrences_between(trigger, stored, now)]
+            newest = due[-1]
+            late = now - newest > self.grace
+            missed = due if late else due[:-1]
+            runs.extend(new_run(workflow, at, "schedule", "missed", self.empty_outputs()) for at in missed)
+            if not late:
+                run = new_run(workflow, newest, "schedule", "running", self.empty_outputs())
+                runs.append(run)
+                starts.append((workflow, run))
+            following[workflow_id] = timing.next_after(trigger, max(now, newest))
+            advances.append(
+                {
+                    "w_id": workflow_id,
+                    "expected": workflow.next_run_at,
+                    "next_run_at": following[workflow_id],
+                    "last_due_at": newest,
+                    "last_status": "missed" if late else workflow.last_status,
+                    "updated_at": now,
+                }
+            )
+            if missed:
+                log.info("workflow %s missed %d occurrence(s)", workflow_id, len(missed))
+        won = await self.workflows.settle_due(runs, advances)
+        # Both replicas compute the same next occurrence from the same rule, so each re-arms
+        # there whether or not its compare-and-set was the one that moved the table on.
+        for workflow_id, when in following.items():
+            self.arm(workflow_id, when)
+        started = []
+        for workflow, run in starts:
+            if run["id"] in won:
+                started.append(run["id"])
+                self.spawn(self.start_run(workflow, run["id"], run["due_at"], "schedule"))
+        return started
 
     def spawn(self, coro) -> asyncio.Task:
-        task = asyncio.create_task(coro)
+        task = asyncio.create_task(self._bounded(coro))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    async def _bounded(self, coro) -> None:
+        async with self._running:
+            await coro
 
     async def drain(self, timeout: float) -> bool:  # noqa: ASYNC109
         """Wait for runs in progress (shutdown, tests)."""

@@ -8,6 +8,8 @@ the preview listed (their fingerprints are stored; a run refuses any other).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -17,7 +19,15 @@ from bot.identity import Person
 from bot.storage.models import Workflow, utcnow
 from bot.workflows import timing
 from bot.workflows.scheduler import new_run
-from bot.workflows.spec import WorkflowSpec, confirmation, side_effects
+from bot.workflows.spec import (
+    Trigger,
+    WorkflowSpec,
+    check,
+    confirmation,
+    side_effects,
+    spec_errors,
+    step_words,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +37,20 @@ class WorkflowError(Exception):
 
 
 NOT_FOUND = "I can't find that workflow among yours. `/atom workflows` lists them."
+
+
+@dataclass
+class Preview:
+    spec: WorkflowSpec
+    steps: list[tuple[str, bool]]  # each step in words, and whether it has a side effect
+    next_runs: list[datetime]
+    effects: list[str]
+    digest: str  # what Enable confirms: changes whenever any side effect changes
+    to_connect: list[tuple[str, str]]  # (connector name, label)
+
+
+def digest_of(fingerprints: list[str]) -> str:
+    return hashlib.sha256(",".join(sorted(fingerprints)).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -71,17 +95,59 @@ class WorkflowService:
             raise WorkflowError(NOT_FOUND)
         return workflow
 
-    async def enable(self, person: Person, workflow_id: str) -> Workflow:
-        """Confirm the draft's side effects as previewed and schedule it."""
+    @staticmethod
+    def spec_of(workflow: Workflow) -> WorkflowSpec:
+        return WorkflowSpec.from_json(workflow.spec)
+
+    @staticmethod
+    def utc(moment: datetime) -> datetime:
+        return timing.utc(moment)
+
+    def limit_note(self) -> str:
+        return f"Up to {self.limit_person} active workflows per person."
+
+    async def preview(self, person: Person, workflow_id: str) -> Preview:
+        workflow = await self.get(person, workflow_id)
+        spec = WorkflowSpec.from_json(workflow.spec)
+        catalog = self.catalog()
+        effects = side_effects(spec, catalog)
+        flagged = {e.key for e in effects}
+        steps = [(step_words(step, catalog), f"step:{step.id}" in flagged) for step in spec.steps]
+        connectors = getattr(self.runtime, "connectors", None)
+        connected = await connectors.connected(person) if connectors is not None else set()
+        result = check(spec, catalog, connected)
+        labels = {}
+        if connectors is not None:
+            labels = {c.name: c.label for c in connectors.registry.connectors()}
+        to_connect = [(name, labels.get(name, name)) for name in result.to_connect]
+        return Preview(
+            spec, steps, timing.next_runs(spec.trigger, utcnow(), 3), [e.words for e in effects],
+            digest_of(confirmation(effects)), to_connect,
+        )
+
+    async def enable(self, person: Person, workflow_id: str, digest: str | None = None) -> Workflow:
+        """Confirm the draft's side effects as previewed and schedule it. `digest` is what the
+        preview showed: when the side effects changed since, Enable refuses and shows them again."""
         workflow = await self.get(person, workflow_id)
         if workflow.status == "enabled":
             return workflow
-        await self._check_limits(person)
+        if workflow.status != "draft":
+            raise WorkflowError("That workflow is paused, not a draft: use *Resume*.")
         spec = WorkflowSpec.from_json(workflow.spec)
+        catalog = self.catalog()
+        effects = side_effects(spec, catalog)
+        confirmed = confirmation(effects)
+        if digest is not None and digest != digest_of(confirmed):
+            raise WorkflowError("That workflow changed after this preview; enable it from its latest preview.")
+        connectors = getattr(self.runtime, "connectors", None)
+        connected = await connectors.connected(person) if connectors is not None else set()
+        result = check(spec, catalog, connected)
+        if not result.ok:
+            raise WorkflowError("It can't run yet:\n" + result.text())
+        await self._check_limits(person)
         next_run = timing.next_after(spec.trigger, utcnow())
         if next_run is None:
             raise WorkflowError("That schedule has no future runs. Edit it with a time that is still ahead.")
-        confirmed = confirmation(side_effects(spec, self.catalog()))
         changed = await self.workflows.update_owned(
             person, workflow_id, only_status=(workflow.status,), status="enabled", confirmed=confirmed,
             next_run_at=next_run, failures_in_row=0, paused_reason="",
@@ -158,6 +224,48 @@ class WorkflowService:
         )
         self.scheduler.disarm(workflow_id)
         return await self.get(person, workflow_id)
+
+    async def edit(
+        self, person: Person, workflow_id: str, name: str, phrase: str, steps_json: str, zone: str
+    ) -> dict[str, str]:
+        """The edit modal: field errors (block id → message), or {} once saved as a new draft."""
+        from bot.workflows.planner import PlanFailed, WorkflowPlanner
+
+        workflow = await self.get(person, workflow_id)
+        current = WorkflowSpec.from_json(workflow.spec)
+        errors: dict[str, str] = {}
+        trigger: Trigger = current.trigger
+        if phrase.strip() and phrase.strip() != current.trigger.description:
+            try:
+                trigger, _task = WorkflowPlanner.trigger(phrase, zone)
+            except PlanFailed as exc:
+                errors["schedule"] = str(exc)
+        try:
+            steps = json.loads(steps_json)
+            if not isinstance(steps, list):
+                raise ValueError
+        except ValueError:
+            errors["steps"] = "The steps must be a JSON list, as shown when the form opened."
+            steps = []
+        if errors:
+            return errors
+        try:
+            spec = WorkflowSpec.model_validate(
+                {"name": name.strip() or current.name, "trigger": trigger.model_dump(), "steps": steps,
+                 "output": current.output.model_dump()}
+            )
+        except ValueError as exc:
+            problems = spec_errors(exc) if hasattr(exc, "errors") else []
+            message = "; ".join(p.message for p in problems[:3]) or "Those steps are not valid."
+            return {"name" if any(p.field == "name" for p in problems) else "steps": message}
+        connectors = getattr(self.runtime, "connectors", None)
+        connected = await connectors.connected(person) if connectors is not None else set()
+        result = check(spec, self.catalog(), connected)
+        unknown = [p.message for p in result.problems if not p.connect]
+        if unknown:
+            return {"steps": "; ".join(unknown)[:150]}
+        await self.replace_spec(person, workflow_id, spec)
+        return {}
 
     async def cancel_draft(self, person: Person, workflow_id: str) -> bool:
         workflow = await self.workflows.owned(person, workflow_id)

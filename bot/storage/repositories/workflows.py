@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -91,6 +91,11 @@ class Workflows:
             await session.execute(delete(WorkflowRun).where(WorkflowRun.workflow_id == workflow_id))
             return True
 
+    async def many(self, workflow_ids: list[str]) -> dict[str, Workflow]:
+        async with self._sessions() as session:
+            result = await session.execute(select(Workflow).where(Workflow.id.in_(workflow_ids)))
+            return {w.id: w for w in result.scalars()}
+
     async def scheduled(self) -> list[tuple[str, datetime]]:
         """(id, next run) of every enabled workflow that has one: what the scheduler loads at start."""
         query = select(Workflow.id, Workflow.next_run_at).where(
@@ -98,33 +103,6 @@ class Workflows:
         )
         async with self._sessions() as session:
             return [(row[0], row[1]) for row in (await session.execute(query)).all()]
-
-    async def advance(self, workflow_id: str, expected: datetime, next_run_at: datetime | None, last_due: datetime) -> bool:
-        """Move the next run on, only if no other replica has (compare-and-set on next_run_at)."""
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(Workflow)
-                .where(Workflow.id == workflow_id, Workflow.next_run_at == expected)
-                .values(next_run_at=next_run_at, last_due_at=last_due, updated_at=utcnow())
-            )
-            return (result.rowcount or 0) == 1
-
-    async def record_outcome(self, workflow_id: str, status: str) -> int:
-        """Note a run's status; returns the failures in a row after it (a success resets them,
-        a missed or skipped run leaves them as they were)."""
-        failures = {"failed": Workflow.failures_in_row + 1, "success": 0}.get(status, Workflow.failures_in_row)
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(Workflow)
-                .where(Workflow.id == workflow_id)
-                .values(
-                    last_status=status,
-                    failures_in_row=failures,
-                    updated_at=utcnow(),
-                )
-            )
-            count = await session.execute(select(Workflow.failures_in_row).where(Workflow.id == workflow_id))
-            return int(count.scalar_one_or_none() or 0)
 
     async def pause_where(self, enterprise_id: str, team_id: str, user_id: str | None, reason: str) -> list[str]:
         """Pause every enabled workflow of a workspace (or of one person in it); their ids."""
@@ -153,15 +131,49 @@ class Workflows:
             result = await conn.execute(_claim_statement(conn.dialect.name), run)
             return result.rowcount == 1
 
-    async def claim_many(self, runs: list[dict]) -> None:
-        if not runs:
-            return
+    async def settle_due(self, runs: list[dict], advances: list[dict]) -> set[str]:
+        """One transaction for a batch of due workflows: insert their runs (claims; a run another
+        replica inserted first is skipped) and move each workflow's next run on, only where it
+        still holds the time this batch read (compare-and-set). Returns the run ids inserted."""
+        won: set[str] = set()
         async with self._sessions.kw["bind"].begin() as conn:
-            await conn.execute(_claim_statement(conn.dialect.name), runs)
+            if runs:
+                statement = _claim_statement(conn.dialect.name).returning(WorkflowRun.__table__.c.id)
+                won = {row[0] for row in (await conn.execute(statement, runs)).all()}
+            if advances:
+                table = Workflow.__table__
+                await conn.execute(
+                    update(table)
+                    .where(
+                        table.c.id == bindparam("w_id"),
+                        table.c.next_run_at == bindparam("expected"),
+                        table.c.status == "enabled",
+                    )
+                    .values(
+                        next_run_at=bindparam("next_run_at"),
+                        last_due_at=bindparam("last_due_at"),
+                        last_status=bindparam("last_status"),
+                        updated_at=bindparam("updated_at"),
+                    ),
+                    advances,
+                )
+        return won
 
-    async def finish_run(self, run_id: str, **values) -> None:
+    async def finish_run(self, run_id: str, workflow_id: str, status: str, **values) -> int:
+        """Record a run's end and the workflow's last status in one transaction; returns the
+        failures in a row after it (a success resets them, missed or skipped leave them)."""
+        failures = {"failed": Workflow.failures_in_row + 1, "success": 0}.get(status, Workflow.failures_in_row)
         async with self._sessions.begin() as session:
-            await session.execute(update(WorkflowRun).where(WorkflowRun.id == run_id).values(**values))
+            await session.execute(
+                update(WorkflowRun).where(WorkflowRun.id == run_id).values(status=status, **values)
+            )
+            await session.execute(
+                update(Workflow)
+                .where(Workflow.id == workflow_id)
+                .values(last_status=status, failures_in_row=failures, updated_at=utcnow())
+            )
+            count = await session.execute(select(Workflow.failures_in_row).where(Workflow.id == workflow_id))
+            return int(count.scalar_one_or_none() or 0)
 
     async def run(self, run_id: str) -> WorkflowRun | None:
         async with self._sessions() as session:
