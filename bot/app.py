@@ -22,10 +22,13 @@ BOT_SCOPES = (
     "app_mentions:read",
     "assistant:write",
     "channels:history",
+    "channels:read",
     "chat:write",
     "commands",
     "groups:history",
+    "groups:read",
     "im:history",
+    "im:write",
     "users:read",
 )
 

@@ -21,6 +21,7 @@ from bot.llm.models import available_models
 from bot.llm.pricing import baseline_cost
 from bot.llm.providers import CATALOG, find_pasted_key
 from bot.llm.runtime import litellm_async
+from bot.llm.tools import ToolLoop
 from bot.llm.trimming import fit, litellm_counter
 from bot.memory import ConversationMemory, thread_key
 from bot.storage.models import utcnow
@@ -68,6 +69,9 @@ class ConversationService:
         self.usage = usage
         self.caller = ModelCaller(runtime.settings.provider_bases, runtime.settings.llm_timeout, cooldowns)
         self.cooldowns = cooldowns
+        self.tools = ToolLoop(
+            getattr(runtime, "connectors", None), runtime.settings.provider_bases, runtime.settings.llm_timeout, self.caller
+        )
         metrics = runtime.metrics
 
         def on_tick(rate: float, waiting: int) -> None:
@@ -124,15 +128,26 @@ class ConversationService:
         await reply.status("is thinking…")
         messages = await self._messages(plan, history, text)
         by_provider = {c.provider: c for c in credentials}
-        result = await self.caller.run(
-            plan,
-            by_provider,
-            messages,
-            person=person,
-            on_text=reply.append,
-            on_auth_failure=lambda credential: self._key_failed(person, credential),
-            stream=getattr(reply, "streams", True),
+        # With a connected service, the model may read it through tools (bot/llm/tools.py).
+        tools = await self.tools.offer(person)
+        result = (
+            await self.tools.run(
+                plan, by_provider, messages, tools, person=person, reply=reply,
+                on_auth_failure=lambda credential: self._key_failed(person, credential),
+            )
+            if tools
+            else None
         )
+        if result is None:
+            result = await self.caller.run(
+                plan,
+                by_provider,
+                messages,
+                person=person,
+                on_text=reply.append,
+                on_auth_failure=lambda credential: self._key_failed(person, credential),
+                stream=getattr(reply, "streams", True),
+            )
         record_id = self.usage.new_id()
         if not result.answered:
             await reply.post(nothing_left_text(result.failures, plan.excluded))

@@ -45,7 +45,16 @@ async def fake_asana():
 
 
 @pytest.fixture
-async def atom_connected(fake_slack, fake_providers, fake_google, fake_asana, sqlite_url, encryption_key, monkeypatch):
+async def tool_providers():
+    from tests.fakes.tool_providers import ToolCallingProviders
+
+    async with ToolCallingProviders() as providers:
+        yield providers
+
+
+@pytest.fixture
+async def atom_connected(fake_slack, tool_providers, fake_google, fake_asana, sqlite_url, encryption_key, monkeypatch):
+    fake_providers = tool_providers
     # oauthlib refuses a plain-http token URL otherwise; tests only, never the product.
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     env = atom_env(fake_slack.url, sqlite_url, encryption_key, **provider_env(fake_providers),
@@ -92,3 +101,65 @@ def serve_channel_members(fake_slack, members: dict[str, list[str]]) -> None:
         return {"ok": True, "members": members[channel], "response_metadata": {"next_cursor": ""}}
 
     fake_slack.set_handler("conversations.members", handler)
+
+
+class Browser:
+    """A person's browser: keeps cookies, follows Atom's and the provider's redirects by hand, and
+    reaches Atom's public URL (ATOM_PUBLIC_URL, as a reverse proxy would) at the test server."""
+
+    def __init__(self, atom):
+        import aiohttp
+
+        self.atom = atom
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+    def _local(self, url: str) -> str:
+        public = self.atom.runtime.settings.public_url
+        return self.atom.url + url[len(public):] if url.startswith(public) else url
+
+    async def get(self, url: str):
+        async with self.session.get(self._local(url), allow_redirects=False) as response:
+            return response.status, response.headers.get("Location", ""), await response.text()
+
+    async def consent(self, start_url: str) -> tuple[int, str]:
+        """Open Atom's link, pass the (fake) consent screen, land on Atom's callback page."""
+        status, location, body = await self.get(start_url)
+        if status != 302:
+            return status, body
+        status, location, body = await self.get(location)  # the provider's consent → back to Atom
+        assert status == 302, body
+        status, _, body = await self.get(location)
+        return status, body
+
+    async def close(self):
+        await self.session.close()
+
+
+def link_from(blocks: list[dict]) -> str:
+    for block in blocks:
+        for element in block.get("elements") or []:
+            if element.get("url"):
+                return element["url"]
+    raise AssertionError(f"no link button in {blocks}")
+
+
+def tiny_pdf(text: str) -> bytes:
+    """A one-page PDF whose text is `text` (Helvetica), for the Drive PDF path."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return out

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,9 @@ TIMEOUT = 20.0
 # Google answers with every scope granted so far (incremental authorization); oauthlib would
 # otherwise treat "more scopes than asked" as an error.
 os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+# requests-oauthlib logs token responses (tokens included) at DEBUG; Atom never wants that.
+for _name in ("requests_oauthlib", "oauthlib", "google_auth_oauthlib"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

@@ -51,17 +51,21 @@ class ActionContext:
     http: Any  # aiohttp.ClientSession
     slack: Any  # AsyncWebClient able to act in the person's workspace
     timeout: float = 20.0
-    _tz: str | None = field(default=None, repr=False)
+    timezones: Any = field(default=None, repr=False)  # a shared cache: person → IANA zone
 
     async def timezone(self) -> str:
         """The person's Slack timezone (IANA name), UTC when Slack does not say."""
-        if self._tz is None:
-            try:
-                info = await self.slack.users_info(user=self.person.user_id)
-                self._tz = (info.get("user") or {}).get("tz") or "UTC"
-            except Exception:  # a missing timezone is no reason to fail the action
-                self._tz = "UTC"
-        return self._tz
+        key = (self.person.enterprise_id, self.person.team_id, self.person.user_id)
+        cache = self.timezones if self.timezones is not None else {}
+        if key in cache:
+            return cache[key]
+        try:
+            info = await self.slack.users_info(user=self.person.user_id)
+            zone = (info.get("user") or {}).get("tz") or "UTC"
+        except Exception:  # a missing timezone is no reason to fail the action
+            return "UTC"
+        cache[key] = zone
+        return zone
 
 
 Runner = Callable[[ActionContext, Any], Awaitable[ActionResult]]

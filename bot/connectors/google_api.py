@@ -1,6 +1,6 @@
 """Calling Google APIs through google-api-python-client, off the event loop.
 
-The client is synchronous (httplib2), so every call runs in `asyncio.to_thread` with a fresh
+The client is synchronous (httplib2), so every call runs in a worker thread (its own pool) with a fresh
 `httplib2.Http` (it is not thread-safe) wrapped in `AuthorizedHttp` around a token-only credential:
 the library never refreshes by itself, Atom's `TokenKeeper` does (once, for every caller). Services
 are built once from the bundled discovery documents (`static_discovery=True`, no network) with
@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import google_auth_httplib2
 import httplib2
+from google.auth.exceptions import RefreshError
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
@@ -29,6 +31,16 @@ APIS = {
     "drive": ("v3", "/drive/v3/"),
     "gmail": ("v1", "/"),  # Gmail's discovery paths already start with gmail/v1/
 }
+
+
+# Google calls wait on the network, not the CPU: their own pool, so twenty slow calls neither queue
+# behind the default executor's few threads (min(32, cores + 4)) nor take them from everything else.
+GOOGLE_THREADS = 32
+
+
+@functools.cache
+def _threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=GOOGLE_THREADS, thread_name_prefix="atom-google")
 
 
 @functools.lru_cache(maxsize=16)
@@ -53,12 +65,17 @@ async def call_google(ctx: ActionContext, api: str, work: Callable[[Any, Any], A
     timeout = ctx.timeout
 
     def in_thread():
-        http = google_auth_httplib2.AuthorizedHttp(Credentials(token), http=httplib2.Http(timeout=timeout))
+        # No refresh on 401 here: TokenKeeper refreshes, and a 401 means the grant is gone.
+        http = google_auth_httplib2.AuthorizedHttp(
+            Credentials(token), http=httplib2.Http(timeout=timeout), refresh_status_codes=()
+        )
         try:
             return work(service, http)
         except HttpError as exc:
             # Only the status and Retry-After leave this thread: the exception text has the URL.
             raise status_error(exc.resp.status, exc.resp.get("retry-after")) from None
+        except RefreshError:
+            raise ConnectorError("unauthorized") from None
         except TimeoutError:
             raise ConnectorError("timeout") from None
         except (OSError, httplib2.HttpLib2Error):
@@ -66,6 +83,7 @@ async def call_google(ctx: ActionContext, api: str, work: Callable[[Any, Any], A
 
     try:
         # The thread cannot be stopped; the wait for it can. A little over httplib2's own timeout.
-        return await asyncio.wait_for(asyncio.to_thread(in_thread), timeout + 2)
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(loop.run_in_executor(_threads(), in_thread), timeout + 2)
     except TimeoutError:
         raise ConnectorError("timeout") from None

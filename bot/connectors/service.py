@@ -16,18 +16,22 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pydantic
+from cachetools import TTLCache
 
 from bot.connectors.accounts import ProviderAccounts
 from bot.connectors.base import ActionContext, ActionResult, Connector, ConnectorError, truncate
+from bot.connectors.oauth import OAuthFlow
 from bot.connectors.registry import Registry
 from bot.connectors.tokens import ConnectionBroken, TokenKeeper
 from bot.identity import Person
+from bot.readcache import ReadCache
 from bot.storage.repositories.connections import Connections
 
 log = logging.getLogger(__name__)
 
 ACTION_TIMEOUT = 20.0
-MAX_RETRY_AFTER = 30.0  # longer waits are not worth holding an answer for: say so instead
+MAX_RETRY_AFTER = 30.0
+TIMEZONE_TTL = 3600.0  # a person's Slack timezone, read once an hour at most  # longer waits are not worth holding an answer for: say so instead
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,11 @@ class ConnectorService:
     def __init__(self, settings, sessions, crypto, slack_for: Callable[[Person], Awaitable], http_getter):
         self.settings = settings
         self.registry = Registry(settings)
-        self.connections = Connections(sessions)
+        # Every answer asks which services a person has (to offer tools): rows come from a read
+        # cache that every write through this process clears (bot/readcache.py).
+        self._rows: ReadCache = ReadCache()
+        self.connections = Connections(sessions, on_change=self._rows.clear)
+        self._timezones: TTLCache = TTLCache(maxsize=10_000, ttl=TIMEZONE_TTL)
         self.accounts = ProviderAccounts(settings, http_getter)
         self.tokens = TokenKeeper(self.connections, crypto, self.accounts)
         self.slack_for = slack_for
@@ -95,12 +103,22 @@ class ConnectorService:
         self.timeout = ACTION_TIMEOUT
         # Told when a connection breaks (the Slack side DMs a Reconnect button); set by the handlers.
         self.on_broken: Callable[[Person, Connector, str], Awaitable[None]] | None = None
+        # Told after a connection completes (the Slack side refreshes the Home tab).
+        self.on_connected: Callable[[Person, Connector], Awaitable[None]] | None = None
+        self.oauth = OAuthFlow(settings, sessions, crypto, self.registry, self.tokens)
+        from bot.connectors.approvals import ApprovalDesk  # it runs actions through this service
+
+        self.approvals = ApprovalDesk(self, sessions, crypto)
 
     # ------------------------------------------------------------------ what a person has
 
+    async def _rows_of(self, person: Person):
+        key = (person.enterprise_id, person.team_id, person.user_id)
+        return await self._rows.get(key, lambda: self.connections.for_person(person))
+
     async def connected(self, person: Person) -> set[str]:
         """Connector names this person can use right now."""
-        rows = await self.connections.for_person(person)
+        rows = await self._rows_of(person)
         usable = set()
         for connector in self.registry.connectors():
             if connector.provider is None:
@@ -112,7 +130,7 @@ class ConnectorService:
         return usable
 
     async def states(self, person: Person) -> list[ConnectorState]:
-        rows = await self.connections.for_person(person)
+        rows = await self._rows_of(person)
         out = []
         for connector in self.registry.connectors():
             if connector.provider is None:
@@ -156,7 +174,7 @@ class ConnectorService:
                 raise ConnectorError("missing_scope")
         ctx = ActionContext(
             person=person, token=token, settings=self.settings, http=self.http(),
-            slack=await self.slack_for(person), timeout=self.timeout,
+            slack=await self.slack_for(person), timeout=self.timeout, timezones=self._timezones,
         )
         for attempt in (1, 2):
             try:

@@ -62,7 +62,17 @@ class Surface:
 
 def register(app: AsyncApp, runtime: Runtime) -> Surface:
     from bot.conversations import ConversationService
-    from bot.handlers import answers, assistant, commands, fallback, home, keys, lifecycle, messages
+    from bot.handlers import (
+        answers,
+        assistant,
+        commands,
+        connections,
+        fallback,
+        home,
+        keys,
+        lifecycle,
+        messages,
+    )
 
     surface = Surface(app)
     routes: dict = {}  # /atom subcommand → handler, filled by the features that own them
@@ -75,6 +85,7 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
     keys.register(surface, runtime, routes, home_tab)
     answers.register(surface, runtime, routes, conversations, runtime.usage, home_tab)
     assistant.register(surface, runtime, conversations)
+    connections.register(surface, runtime, routes, home_tab)
     lifecycle.register(surface, runtime)
     fallback.register(surface)  # last: catches what no listener above claimed
     return surface

@@ -251,6 +251,28 @@ class ConnectorOAuthState(Base):
     __table_args__ = (Index("ix_connector_oauth_states_expires", "expires_at"),)
 
 
+class ConnectorApproval(Base):
+    """A side effect a model proposed in chat, waiting for its owner's Approve (24 hours, once).
+
+    `params` is a Fernet token of the action's parameters (an email's body is personal data).
+    """
+
+    __tablename__ = "connector_approvals"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(SlackId, default="")
+    team_id: Mapped[str] = mapped_column(SlackId)
+    user_id: Mapped[str] = mapped_column(SlackId)
+    action_id: Mapped[str] = mapped_column(String(64))
+    params: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|failed|cancelled
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (Index("ix_connector_approvals_expires", "expires_at"),)
+
+
 # ---------------------------------------------------------------- workflows (issue 12)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.storage.encryption import Crypto, UndecryptableSecret
 from bot.storage.models import (
+    ConnectorApproval,
     ConnectorOAuthState,
     ConversationTurn,
     Meta,
@@ -32,6 +33,7 @@ ENCRYPTED_COLUMNS = (
     (WorkflowRun, ("id",), "outputs", "workflow run outputs"),
     (ServiceConnection, ("id",), "secret", "connected-service tokens"),
     (ConnectorOAuthState, ("state_hash",), "secret", "pending connection verifiers"),
+    (ConnectorApproval, ("id",), "params", "actions awaiting approval"),
 )
 
 

@@ -34,6 +34,7 @@ class FakeAsana:
         self.client_id, self.client_secret = client_id, client_secret
         self.email = "ann@asana.example"
         self.deny = False
+        self.token_prefix = ""  # e.g. a sentinel, for leak tests
         self.delay = 0.0
         self.codes: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, Token] = {}
@@ -75,7 +76,8 @@ class FakeAsana:
         self._fail[path_prefix].extend(failures)
 
     def issue_token(self, scopes: set[str], lifetime: float | None = None) -> tuple[str, str]:
-        access, refresh = "2/" + secrets.token_urlsafe(24), "2/r" + secrets.token_urlsafe(24)
+        access = "2/" + self.token_prefix + secrets.token_urlsafe(24)
+        refresh = "2/r" + self.token_prefix + secrets.token_urlsafe(24)
         self.refresh_tokens[refresh] = set(scopes)
         self.tokens[access] = Token(set(scopes), time.time() + (lifetime or 3600), refresh)
         return access, refresh
@@ -139,7 +141,7 @@ class FakeAsana:
             scopes = self.refresh_tokens.get(form.get("refresh_token", ""))
             if scopes is None:
                 return web.json_response({"error": "invalid_grant"}, status=400)
-            access = "2/" + secrets.token_urlsafe(24)
+            access = "2/" + self.token_prefix + secrets.token_urlsafe(24)
             self.tokens[access] = Token(set(scopes), time.time() + 3600, form["refresh_token"])
             return web.json_response({"access_token": access, "token_type": "bearer", "expires_in": 3600})
         return web.json_response({"error": "unsupported_grant_type"}, status=400)

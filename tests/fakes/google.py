@@ -67,6 +67,7 @@ class FakeGoogle:
         self.client_id, self.client_secret = client_id, client_secret
         self.account = "ann@example.com"
         self.deny = False
+        self.token_prefix = ""  # e.g. a sentinel, for leak tests
         self.token_lifetime = 3600
         self.delay = 0.0
         self.codes: dict[str, dict[str, Any]] = {}
@@ -127,7 +128,8 @@ class FakeGoogle:
 
     def issue_token(self, scopes: set[str], lifetime: float | None = None) -> tuple[str, str]:
         """An (access, refresh) pair as if the person had consented: for tests that skip the dance."""
-        access, refresh = "ya29." + secrets.token_urlsafe(24), "1//" + secrets.token_urlsafe(24)
+        access = "ya29." + self.token_prefix + secrets.token_urlsafe(24)
+        refresh = "1//" + self.token_prefix + secrets.token_urlsafe(24)
         self.refresh_tokens[refresh] = set(scopes)
         self.tokens[access] = Token(set(scopes), time.time() + (lifetime or self.token_lifetime), refresh)
         return access, refresh
@@ -220,6 +222,13 @@ class FakeGoogle:
     async def _token(self, request: web.Request) -> web.Response:
         form = dict(await request.post())
         self.token_requests.append(form)
+        basic = request.headers.get("Authorization", "")
+        if basic.startswith("Basic "):  # client_secret_basic, as requests-oauthlib sends it
+            from urllib.parse import unquote
+
+            client_id, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
+            form.setdefault("client_id", unquote(client_id))
+            form.setdefault("client_secret", unquote(secret))
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             return web.json_response({"error": "invalid_client", "error_description": "Unauthorized"}, status=401)
         if form.get("grant_type") == "authorization_code":
@@ -238,7 +247,7 @@ class FakeGoogle:
             scopes = self.refresh_tokens.get(form.get("refresh_token", ""))
             if scopes is None:
                 return web.json_response({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}, status=400)
-            access = "ya29." + secrets.token_urlsafe(24)
+            access = "ya29." + self.token_prefix + secrets.token_urlsafe(24)
             self.tokens[access] = Token(set(scopes), time.time() + self.token_lifetime, form["refresh_token"])
             # Google's refresh response carries no new refresh token.
             return web.json_response({"access_token": access, "expires_in": self.token_lifetime,

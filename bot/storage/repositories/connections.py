@@ -53,8 +53,9 @@ def _owner(person: Person):
 
 
 class Connections:
-    def __init__(self, sessions: async_sessionmaker):
+    def __init__(self, sessions: async_sessionmaker, on_change=None):
         self._sessions = sessions
+        self._on_change = on_change or (lambda: None)  # clears read caches after every write
 
     async def for_person(self, person: Person) -> dict[str, ConnectionRow]:
         async with self._sessions() as session:
@@ -90,6 +91,7 @@ class Connections:
             row.account, row.scopes, row.secret = account[:200], " ".join(sorted(scopes)), secret
             row.expires_at, row.status, row.status_detail, row.updated_at = expires_at, "ok", "", now
             row.connected_at = now
+        self._on_change()
 
     async def update_tokens(self, connection_id: str, secret: str, expires_at: datetime | None) -> None:
         async with self._sessions.begin() as session:
@@ -98,6 +100,7 @@ class Connections:
                 .where(ServiceConnection.id == connection_id)
                 .values(secret=secret, expires_at=expires_at, updated_at=utcnow())
             )
+        self._on_change()
 
     async def mark_broken(self, connection_id: str, detail: str) -> bool:
         """True when this call broke it (it was ok): the person is told once, not per call."""
@@ -107,14 +110,16 @@ class Connections:
                 .where(ServiceConnection.id == connection_id, ServiceConnection.status == "ok")
                 .values(status="broken", status_detail=detail[:300], updated_at=utcnow())
             )
-            return (result.rowcount or 0) == 1
+        self._on_change()
+        return (result.rowcount or 0) == 1
 
     async def delete(self, person: Person, provider: str) -> bool:
         async with self._sessions.begin() as session:
             result = await session.execute(
                 delete(ServiceConnection).where(*_owner(person), ServiceConnection.provider == provider)
             )
-            return (result.rowcount or 0) > 0
+        self._on_change()
+        return (result.rowcount or 0) > 0
 
 
 @dataclass(frozen=True)
@@ -181,3 +186,72 @@ class OAuthStates:
             Person(row.enterprise_id, row.team_id, row.user_id), row.service, tuple(row.scopes.split()),
             row.secret, row.browser_hash,
         )
+
+
+@dataclass(frozen=True)
+class ApprovalRow:
+    id: str
+    person: Person
+    action_id: str
+    params: str  # Fernet token
+    status: str
+    expires_at: datetime
+
+
+class Approvals:
+    def __init__(self, sessions: async_sessionmaker):
+        self._sessions = sessions
+
+    async def create(self, person: Person, action_id: str, params: str, expires_at: datetime) -> str:
+        from bot.storage.models import ConnectorApproval
+
+        approval_id = str(uuid.uuid4())
+        async with self._sessions.begin() as session:
+            session.add(
+                ConnectorApproval(
+                    id=approval_id, enterprise_id=person.enterprise_id, team_id=person.team_id,
+                    user_id=person.user_id, action_id=action_id, params=params, status="pending",
+                    created_at=utcnow(), expires_at=expires_at,
+                )
+            )
+        return approval_id
+
+    async def get(self, approval_id: str) -> ApprovalRow | None:
+        from bot.storage.models import ConnectorApproval
+
+        async with self._sessions() as session:
+            row = await session.get(ConnectorApproval, approval_id)
+            if row is None:
+                return None
+            return ApprovalRow(
+                row.id, Person(row.enterprise_id, row.team_id, row.user_id), row.action_id, row.params,
+                row.status, _aware(row.expires_at),
+            )
+
+    async def decide(self, approval_id: str, person: Person, status: str) -> bool:
+        """Move a live, pending approval of `person` to `status`; True only for the one caller that did."""
+        from bot.storage.models import ConnectorApproval
+
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(ConnectorApproval)
+                .where(
+                    ConnectorApproval.id == approval_id,
+                    ConnectorApproval.enterprise_id == person.enterprise_id,
+                    ConnectorApproval.team_id == person.team_id,
+                    ConnectorApproval.user_id == person.user_id,
+                    ConnectorApproval.status == "pending",
+                    ConnectorApproval.expires_at > now,
+                )
+                .values(status=status, decided_at=now)
+            )
+            return (result.rowcount or 0) == 1
+
+    async def finish(self, approval_id: str, status: str) -> None:
+        from bot.storage.models import ConnectorApproval
+
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(ConnectorApproval).where(ConnectorApproval.id == approval_id).values(status=status)
+            )

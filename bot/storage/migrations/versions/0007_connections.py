@@ -1,4 +1,4 @@
-"""Connectors: per-person OAuth connections (tokens encrypted) and pending OAuth states.
+"""Connectors: per-person OAuth connections (tokens encrypted), pending OAuth states, approvals.
 
 Revision ID: 0007
 Revises: 0004
@@ -46,9 +46,25 @@ def upgrade() -> None:
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_connector_oauth_states_expires", "connector_oauth_states", ["expires_at"])
+    op.create_table(
+        "connector_approvals",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("enterprise_id", sa.String(32), nullable=False, server_default=""),
+        sa.Column("team_id", sa.String(32), nullable=False),
+        sa.Column("user_id", sa.String(32), nullable=False),
+        sa.Column("action_id", sa.String(64), nullable=False),
+        sa.Column("params", sa.Text, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_connector_approvals_expires", "connector_approvals", ["expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_connector_approvals_expires", "connector_approvals")
+    op.drop_table("connector_approvals")
     op.drop_index("ix_connector_oauth_states_expires", "connector_oauth_states")
     op.drop_table("connector_oauth_states")
     op.drop_table("service_connections")
