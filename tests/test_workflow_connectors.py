@@ -15,6 +15,7 @@ from tests.connector_helpers import (  # noqa: F401  (fixtures)
     connect_google,
     fake_asana,
     fake_google,
+    tool_providers,
 )
 from tests.fakes import google as g
 from tests.keyhelpers import give_keys, settle

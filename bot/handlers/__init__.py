@@ -72,6 +72,7 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
         keys,
         lifecycle,
         messages,
+        workflows,
     )
 
     surface = Surface(app)
@@ -86,6 +87,7 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
     answers.register(surface, runtime, routes, conversations, runtime.usage, home_tab)
     assistant.register(surface, runtime, conversations)
     connections.register(surface, runtime, routes, home_tab)
+    workflows.register(surface, runtime, routes, home_tab)
     lifecycle.register(surface, runtime)
     fallback.register(surface)  # last: catches what no listener above claimed
     return surface

@@ -99,11 +99,12 @@ def register(surface, runtime: Runtime, routes: dict, home_tab) -> None:
 
     async def act(body, client, respond, context, operation) -> None:
         person = Person.from_context(context)
-        try:
-            note = await operation(person, clicked(body))
-        except WorkflowError as exc:
-            note = f"⚠️ {exc}"
-        await after(body, client, respond, person, note)
+        async with runtime.inflight.hold():
+            try:
+                note = await operation(person, clicked(body))
+            except WorkflowError as exc:
+                note = f"⚠️ {exc}"
+            await after(body, client, respond, person, note)
 
     @surface.action("workflow_enable")
     async def on_enable(ack, body, client, respond, context):

@@ -37,6 +37,8 @@ STATUS_ICON = {
     "": "·",
 }
 EDIT_MODAL = "workflow_edit"
+HOME_LIMIT = 8  # workflows shown in the Home tab (a Home view holds 100 blocks in all)
+LIST_LIMIT = 20  # in `/atom workflows` (a message holds 50 blocks)
 
 
 def _when(moment: datetime | None, zone: str) -> str:
@@ -236,7 +238,7 @@ def workflow_section(overview, zone: str) -> list:
     ]
 
 
-def list_blocks(overviews: list, zone: str, limit_note: str = "") -> list:
+def list_blocks(overviews: list, zone: str, limit_note: str = "", limit: int = LIST_LIMIT) -> list:
     """`/atom workflows` and the Home tab's section (unserialised, for the Home view to embed)."""
     blocks: list = [header("Your workflows")]
     if not overviews:
@@ -248,10 +250,11 @@ def list_blocks(overviews: list, zone: str, limit_note: str = "") -> list:
             )
         )
         return blocks
-    for overview in overviews[:20]:  # 2 blocks each: a Home tab holds 100 blocks in all
+    for overview in overviews[:limit]:  # 2 blocks each
         blocks.extend(workflow_section(overview, zone))
-    if len(overviews) > 20:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"…and {len(overviews) - 20} more.")]))
+    if len(overviews) > limit:
+        more = f"…and {len(overviews) - limit} more: `/atom workflows` lists {LIST_LIMIT}."
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]))
     if limit_note:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=limit_note)]))
     return blocks
