@@ -219,3 +219,29 @@ async def test_cancel_deletes_the_draft_and_edit_revalidates_with_field_errors(a
     await settle(atom)
     assert await workflows(atom) == []
     assert answer
+
+
+async def test_a_dm_clearly_asking_for_a_schedule_is_planned_in_its_thread_and_questions_are_not(atom_connected):
+    from tests.fakes import payloads
+
+    atom = atom_connected
+    await ready(atom)
+    seen = plans(atom, GOOD)
+    event = payloads.message_im_event(REQUEST)
+    await atom.client.event(event)
+    await atom.slack.wait_for("chat.postMessage", count=2, timeout=20)
+    await settle(atom)
+    posts = [c for c in atom.slack.calls_to("chat.postMessage") if c.params.get("thread_ts") == event["ts"]]
+    assert "Planning" in posts[0].params["text"]
+    assert button(posts[-1].params["blocks"], "workflow_enable") is not None
+    assert len(seen) == 1 and (await workflows(atom))[0].status == "draft"
+
+
+def test_only_clear_schedule_requests_go_to_the_planner():
+    from bot.workflows.planner import clearly_scheduled
+
+    assert clearly_scheduled("every weekday at 9am, DM me my calendar")
+    assert clearly_scheduled("Remind me tomorrow at 3pm to call Ann")
+    assert not clearly_scheduled("what happens every day at 9 in Tokyo?")
+    assert not clearly_scheduled("every weekday at 9am")  # nothing to do
+    assert not clearly_scheduled("hello")

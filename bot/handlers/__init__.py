@@ -80,7 +80,7 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
     conversations = ConversationService(runtime, runtime.memory, runtime.usage, runtime.cooldowns)
     # Bolt tries listeners in registration order, building each matcher's arguments: the most
     # frequent requests (messages) go first.
-    messages.register(surface, runtime, conversations)
+    messages.register(surface, runtime, conversations, scheduled=workflows.dm_planning(runtime))
     commands.register(surface, runtime, routes)
     home_tab = home.register(surface, runtime)
     keys.register(surface, runtime, routes, home_tab)

@@ -34,6 +34,39 @@ async def zone_of(client, person: Person) -> str:
         return "UTC"
 
 
+def dm_planning(runtime: Runtime):
+    """(is this DM a workflow request?, plan it and answer in its thread) for the DM listener."""
+    from bot.workflows.planner import clearly_scheduled
+
+    async def plan_in_thread(person: Person, event: dict, client) -> None:
+        channel, thread_ts = event["channel"], event.get("thread_ts") or event.get("ts")
+
+        async def say(text: str, blocks: list[dict]) -> None:
+            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
+
+        await say(PLANNING, views.notice_blocks(PLANNING))
+        await _plan_and_preview(runtime, WorkflowPlanner(runtime), person, event.get("text") or "", client, say)
+
+    return clearly_scheduled, plan_in_thread
+
+
+async def _plan_and_preview(runtime: Runtime, planner: WorkflowPlanner, person: Person, text: str, client, say) -> None:
+    service = runtime.workflow_service
+    zone = await zone_of(client, person)
+    try:
+        draft = await planner.plan(person, text, zone)
+    except PlanFailed as exc:
+        await say(text=str(exc), blocks=views.notice_blocks(str(exc)))
+        return
+    workflow_id = await service.create_draft(person, draft.spec)
+    data = await service.preview(person, workflow_id)
+    blocks = views.preview_blocks(
+        workflow_id, data.spec, steps_in_words=data.steps, next_runs=data.next_runs, zone=zone,
+        effects=data.effects, digest=data.digest, to_connect=data.to_connect, cost=draft.cost,
+    )
+    await say(text=f"New workflow: {draft.spec.name}. Review it, then Enable.", blocks=blocks)
+
+
 def register(surface, runtime: Runtime, routes: dict, home_tab) -> None:
     service = runtime.workflow_service
     planner = WorkflowPlanner(runtime)
@@ -46,15 +79,7 @@ def register(surface, runtime: Runtime, routes: dict, home_tab) -> None:
         )
 
     async def plan_and_preview(person: Person, text: str, client, say) -> None:
-        zone = await zone_of(client, person)
-        try:
-            draft = await planner.plan(person, text, zone)
-        except PlanFailed as exc:
-            await say(text=str(exc), blocks=views.notice_blocks(str(exc)))
-            return
-        workflow_id = await service.create_draft(person, draft.spec)
-        blocks = await preview(person, workflow_id, zone, draft.cost)
-        await say(text=f"New workflow: {draft.spec.name}. Review it, then Enable.", blocks=blocks)
+        await _plan_and_preview(runtime, planner, person, text, client, say)
 
     async def workflow_route(ack, parsed, person, command, client, respond, runtime):
         if not parsed.argument.strip():

@@ -77,6 +77,26 @@ CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
 MAX_PLAN_TOKENS = 2_000
 
 
+# A DM goes to the planner only when it clearly asks for something recurring or scheduled.
+SCHEDULED_LEAD = re.compile(
+    r"^\s*(?:please\s+)?(?:every|each|daily|weekly|monthly|on weekdays|on mondays|on tuesdays|"
+    r"on wednesdays|on thursdays|on fridays|on saturdays|on sundays|remind me)\b",
+    re.IGNORECASE,
+)
+
+
+def clearly_scheduled(text: str, tz: str = "UTC") -> bool:
+    """A DM such as "every weekday at 9, DM me my calendar": a schedule lead, a schedule the
+    parser reads, and something to do. Questions and one-off chat stay with the assistant."""
+    if not SCHEDULED_LEAD.match(text or "") or len(text) > 1000:
+        return False
+    try:
+        schedule = parse_schedule(text, tz=tz, now=utcnow())
+    except ScheduleError:
+        return False
+    return len(schedule.task.strip()) >= 3
+
+
 class PlanFailed(Exception):
     """No plan; the message says why, for the person."""
 
