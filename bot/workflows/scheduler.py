@@ -34,6 +34,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from bot.admission import AdaptiveAdmission
 from bot.storage.models import Workflow, utcnow
 from bot.storage.repositories.workflows import Workflows
 from bot.workflows import timing
@@ -97,7 +98,9 @@ class WorkflowScheduler:
         self._tasks: set[asyncio.Task] = set()
         self._pending: set[str] = set()
         self._batcher: asyncio.Task | None = None
-        self._running = asyncio.Semaphore(RUN_CONCURRENCY)
+        # Runs start at a rate the event loop can take (as answers do), so a thousand workflows
+        # due at 9:00 queue here instead of starving the Slack acknowledgements on the same loop.
+        self._admission = AdaptiveAdmission(max_active=RUN_CONCURRENCY)
 
     @property
     def running(self) -> bool:
@@ -220,8 +223,15 @@ class WorkflowScheduler:
         return task
 
     async def _bounded(self, coro) -> None:
-        async with self._running:
+        try:
+            await self._admission.acquire()
+        except BaseException:
+            coro.close()
+            raise
+        try:
             await coro
+        finally:
+            self._admission.release()
 
     async def drain(self, timeout: float) -> bool:  # noqa: ASYNC109
         """Wait for runs in progress (shutdown, tests)."""
