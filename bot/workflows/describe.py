@@ -32,7 +32,11 @@ def recurring(rule: Recurrence, explicit_start: bool = False) -> str:
         if "BYHOUR" in parts:
             hours = [int(h) for h in parts["BYHOUR"].split(",")]
             minute = int(parts.get("BYMINUTE", "0").split(",")[0])
-            what += f" from {hours[0]:02}:{minute:02} to {hours[-1]:02}:{minute if freq == 'HOURLY' else 59:02}"
+            last = minute
+            if freq == "MINUTELY":
+                step = int(parts.get("INTERVAL", "1"))
+                last = max(range(rule.dtstart.minute % step, 60, step)) if 60 % step == 0 else 59
+            what += f" from {hours[0]:02}:{minute:02} to {hours[-1]:02}:{last:02}"
         elif freq == "HOURLY" and rule.dtstart.minute:
             what += f" at {rule.dtstart.minute} past the hour"
         if "BYDAY" in parts:
@@ -47,6 +51,8 @@ def recurring(rule: Recurrence, explicit_start: bool = False) -> str:
         until = datetime.strptime(parts["UNTIL"], "%Y%m%dT%H%M%SZ").replace(tzinfo=zone("UTC"))
         local = until.astimezone(zone(rule.zone_name))
         what += f", until {local:%a} {local.day} {local:%b %Y}"
+        if freq in ("MINUTELY", "HOURLY"):
+            what += f" {local:%H:%M}"
     if "COUNT" in parts:
         what += f", {parts['COUNT']} times"
     return f"{what} ({rule.zone_name})"

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.workflows import lexicon, zones
-from bot.workflows.clock import DAYPARTS, Day, PhraseError, Tokens, day_at, time_at, times_at
+from bot.workflows.clock import DAYPARTS, Day, PhraseError, Tokens, day_at, ordinal_text, time_at, times_at
 
 WEEKDAYS = ["MO", "TU", "WE", "TH", "FR"]
 WEEKEND = ["SA", "SU"]
 _SEPARATORS = (",", "and", "&", "or", "/", "+")
 _STARTS = ("starting", "start", "starts", "from", "beginning", "begin", "begins", "effective")
 _ENDS = ("until", "till", "til", "through", "thru", "ending", "ends", "end")
+_LEADS = frozenset({"on", "at", "in", "from", "starting", "until", "till", "for", "between", "every",
+                    "and", "or", "by", "around", "except", "then", "beginning", "through"})
 _FREQ_WORDS = {
     "daily": ("DAILY", 1), "weekly": ("WEEKLY", 1), "monthly": ("MONTHLY", 1),
     "yearly": ("YEARLY", 1), "annually": ("YEARLY", 1), "hourly": ("HOURLY", 1),
@@ -39,6 +41,7 @@ class Repeat:
     times: list[tuple[int, int]] = field(default_factory=list)  # implied ("every morning")
     needs_times: int = 0  # "twice a day" runs at the times the person names
     text: str = ""
+    weak: bool = False  # "daily" before a noun ("the daily report")
 
 
 @dataclass
@@ -85,6 +88,9 @@ def scan(text: str) -> Found:
     pieces: list[tuple[int, int, object]] = []
     i = 0
     while i < len(p):
+        if not _may_start(p, i):
+            i += 1
+            continue
         previous = pieces[-1] if pieces and pieces[-1][1] == i else None
         for matcher in _MATCHERS:
             found = matcher(p, i, previous[2] if previous else None)
@@ -108,6 +114,8 @@ def _repeat(p: Tokens, i: int, previous: object) -> tuple[int, Repeat] | None:
     elif w in _FREQ_WORDS:
         freq, interval = _FREQ_WORDS[w]
         repeat = Repeat(freq, interval, times=[DAYPARTS["night"]] if w == "nightly" else [])
+        # "the weekly report": an adjective, used only when nothing else says how often
+        repeat.weak = p.tok(i + 1) is not None and p.tok(i + 1).kind == "word" and p.w(i + 1) not in _LEADS
         found = _on_clause(p, i + 1, repeat)
     elif w in ("weekdays", "weekends", "workdays", "weeknights"):
         found = i + 1, Repeat("WEEKLY", byday=WEEKEND if w == "weekends" else list(WEEKDAYS),
@@ -118,6 +126,8 @@ def _repeat(p: Tokens, i: int, previous: object) -> tuple[int, Repeat] | None:
         found = _times_a(p, i)
     elif w in ("the", "on"):
         found = _monthly(p, i + (2 if w == "on" and p.w(i + 1) == "the" else 1), Repeat("MONTHLY"), True)
+    elif w == "last" or lexicon.ordinal(p.tok(i)) is not None:
+        found = _monthly(p, i, Repeat("MONTHLY"), True)
     else:
         return None
     if found is None:
@@ -164,7 +174,7 @@ def _every(p: Tokens, i: int) -> tuple[int, Repeat] | None:
         if found is not None:
             found[1].interval = interval
             return found
-    if lexicon.ordinal(p.tok(i) or _NO_TOKEN) is not None and interval == 1:
+    if (w == "last" or lexicon.ordinal(p.tok(i) or _NO_TOKEN) is not None) and interval == 1:
         return _every_ordinal(p, i)
     if lexicon.month(w) is not None and p.tok(i + 1) and p.tok(i + 1).kind == "num":
         return _yearly_date(p, i, Repeat("YEARLY", interval))
@@ -252,7 +262,7 @@ def _monthly(p: Tokens, i: int, repeat: Repeat, need_of: bool) -> tuple[int, Rep
         return None
     for value in repeat.bymonthday:
         if not 1 <= abs(value) <= 31:
-            raise PhraseError(f"A month has no {value}th day: days of the month go from 1 to 31.")
+            raise PhraseError(f"A month has no {ordinal_text(value)} day: days of the month go from 1 to 31.")
     for value in ordinals:
         if repeat.byday and not 1 <= abs(value) <= 5:
             raise PhraseError(f"A month has at most five of each weekday, not {value}.")
@@ -311,8 +321,6 @@ def _day_list(p: Tokens, i: int, need_plural: bool) -> tuple[int, Repeat] | None
             break
     if not days or (need_plural and not plural and len(days) < 2):
         return None
-    if need_plural and not plural and all(len(p.w(k)) <= 3 for k in range(i, j) if p.w(k) not in _SEPARATORS):
-        return None  # "sat and sun" without "every" is too ambiguous to be a schedule
     ordered = sorted(set(days))
     return j, Repeat("WEEKLY", byday=[lexicon.WEEKDAY_CODES[d] for d in ordered])
 
@@ -382,6 +390,12 @@ def _bound(p: Tokens, i: int, previous: object) -> tuple[int, Bound] | None:
             return j + 2, Bound("forever", text=p.span(i, j + 2))
         found = day_at(p, j)
         if found is None:
+            if previous is not None and w != "end" and p.tok(j) is not None:
+                # right after a schedule, "until <something>" is meant as its end
+                raise PhraseError(
+                    f'"{p.span(i, min(j + 3, len(p)))}" is not a date Atom can read; '
+                    'name one, like "until december 15".'
+                )
             return None
         return found[0], Bound("until", found[1], text=p.span(i, found[0]))
     if w == "for":
@@ -406,7 +420,7 @@ def _bound(p: Tokens, i: int, previous: object) -> tuple[int, Bound] | None:
         "every",
         "each",
     ):
-        if isinstance(previous, Repeat):
+        if previous is not None:
             return i + 2, Bound("count", amount=amount, text=p.span(i, i + 2))
     return None
 
@@ -484,3 +498,27 @@ def _zone(p: Tokens, i: int, previous: object) -> tuple[int, Zone] | None:
 
 
 _MATCHERS = (_zone, _repeat, _window, _bound, _relative, _day, _times)
+# Every word a matcher can start on; other words are task text and are skipped at once.
+_TRIGGERS = frozenset(
+    {"in", "on", "every", "each", "evry", "eveyr", "weekdays", "weekends", "workdays", "weeknights",
+     "twice", "thrice", "the", "last", "from", "between", "as", "for", "within", "today", "tomorrow",
+     "tmrw", "tmr", "tomorow", "tommorow", "tommorrow", "tonight", "day", "this", "next", "coming",
+     "by", "at", "around", "@", "noon", "midday", "midnight", "lunchtime", "eod", "end", "half", "yesterday",
+     "quarter"}
+    | set(_STARTS) | set(_ENDS) | set(_FREQ_WORDS) | set(zones.ABBREVIATIONS) | set(lexicon.NUMBER_WORDS)
+    | set(lexicon.ORDINAL_WORDS)
+)
+
+
+def _may_start(p: Tokens, i: int) -> bool:
+    token = p.items[i]
+    if token.kind != "word":
+        return token.kind != "punct"
+    text = token.text
+    return (
+        text in _TRIGGERS
+        or p.w(i + 1) == "time"
+        or p.w(i + 2) == "time"
+        or lexicon.weekday(text) is not None
+        or lexicon.month(text) is not None
+    )

@@ -42,6 +42,9 @@ class Plan:
 
 
 def build(found: Found, *, zone_name: str, now: datetime, min_interval: timedelta) -> Plan:
+    if any(isinstance(piece, Repeat) and not piece.weak for _, _, piece in found.pieces):
+        # "send the weekly report every friday": the adjective stays in the task
+        found.pieces = [item for item in found.pieces if not (isinstance(item[2], Repeat) and item[2].weak)]
     kinds: dict[type, list] = {}
     for _, _, piece in found.pieces:
         kinds.setdefault(type(piece), []).append(piece)
@@ -54,14 +57,17 @@ def build(found: Found, *, zone_name: str, now: datetime, min_interval: timedelt
     repeats, days = kinds.get(Repeat, []), kinds.get(Day, [])
     relatives = kinds.get(Relative, [])
     times = sorted({value for piece in kinds.get(Times, []) for value in piece.values})
-    if not (repeats or days or relatives or times):
-        raise PlanError(_no_time(found.tokens.text))
     bounds: dict[str, Bound] = {}
     for bound in kinds.get(Bound, []):
         if bound.kind in bounds:
             raise PlanError(f'The text says both "{bounds[bound.kind].text}" and "{bound.text}"; keep one.')
         bounds[bound.kind] = bound
     windows = kinds.get(Window, [])
+    if not (repeats or days or relatives or times):
+        if bounds or windows:
+            shown = next(iter(bounds.values())).text if bounds else "a time window"
+            raise PlanError(f'"{shown}" only fits a repeating schedule, such as "every day at 9".')
+        raise PlanError(_no_time(found.tokens.text))
     plan = Plan(zone_name, _task(found))
     if repeats:
         repeat = _one_repeat(repeats, days)
@@ -91,6 +97,9 @@ def _no_time(text: str) -> str:
 def _one_repeat(repeats: list[Repeat], days: list[Day]) -> Repeat:
     repeat = repeats[0]
     for other in repeats[1:]:
+        if repeat.freq in ("MINUTELY", "HOURLY") and other.freq == "WEEKLY" and other.interval == 1:
+            repeat.byday = other.byday  # "every hour on weekdays"
+            continue
         if other.freq == repeat.freq == "WEEKLY" and other.interval == repeat.interval and not other.times:
             repeat.byday = sorted(set(repeat.byday) | set(other.byday), key=lexicon.WEEKDAY_CODES.index)
             continue
@@ -311,6 +320,9 @@ def _resolve(day: Day, now_local: datetime, clock: tuple[int, int], allow_today:
         if delta == 0 and (day.strictly_next or not ahead(today)):
             delta = 7
         return at(today + timedelta(days=delta))
+    if day.last_of_month and day.month is None:
+        target = _add_months(datetime.combine(today.replace(day=1), time()), day.offset_months).date()
+        return at(target.replace(day=_days_in(target.year, target.month)))
     if day.offset_months:
         target = _add_months(datetime.combine(today, time()), day.offset_months).date()
         if day.monthday:
@@ -322,7 +334,8 @@ def _resolve(day: Day, now_local: datetime, clock: tuple[int, int], allow_today:
         year = day.year or today.year
         for candidate in range(year, year + 9 if day.year is None else year + 1):
             try:
-                d = date(candidate, day.month, day.monthday)
+                monthday = _days_in(candidate, day.month) if day.last_of_month else day.monthday
+                d = date(candidate, day.month, monthday)
             except ValueError:
                 continue
             if day.year is not None or ahead(d):
@@ -347,6 +360,10 @@ def _add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month_, day=min(moment.day, days))
 
 
+def _days_in(year: int, month_: int) -> int:
+    return 28 if month_ == 2 and not _leap(year) else lexicon.MONTH_DAYS[month_ - 1]
+
+
 def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
@@ -369,7 +386,9 @@ def _task(found: Found) -> str:
     tokens = found.tokens.items
     text = found.tokens.text
     cut: list[tuple[int, int]] = []
-    for start, end, _ in found.pieces:
+    for start, end, piece in found.pieces:
+        if isinstance(piece, Repeat) and piece.weak:
+            continue  # "the daily digest" keeps its adjective
         begin = start
         while begin > 0 and tokens[begin - 1].text in _CONNECTORS and not _covered(found, begin - 1):
             begin -= 1
