@@ -38,6 +38,7 @@ class Day:
     time: tuple[int, int] | None = None  # "tonight", "tomorrow morning"
     keep_clock: bool = False  # "in 2 days" without a time: the same time as now
     last_of_month: bool = False  # "the end of january", "the end of the month"
+    nth: tuple[int, int] | None = None  # "the first monday of september": (1, 0)
     text: str = ""
 
 

@@ -84,7 +84,7 @@ class Found:
 
 
 def scan(text: str) -> Found:
-    p = Tokens(lexicon.tokenize(text), text)
+    p = Tokens(lexicon.tokenize(text, _slashed_zone), text)
     pieces: list[tuple[int, int, object]] = []
     i = 0
     while i < len(p):
@@ -104,12 +104,20 @@ def scan(text: str) -> Found:
     return Found(pieces, p)
 
 
+def _slashed_zone(name: str) -> bool:
+    # "Mars/Olympus" is reported as an unknown zone; "mon/wed/fri" or "and/or" are words.
+    return zones.known(name) or (name[:1].isupper() and not all(lexicon.weekday(w.lower()) is not None
+                                                                  for w in name.split("/")))
+
+
 def _repeat(p: Tokens, i: int, previous: object) -> tuple[int, Repeat] | None:
     w = p.w(i)
     start = i
     if w == "on" and (p.w(i + 1) in ("weekdays", "weekends") or _plural_day(p, i + 1)):
         i, w = i + 1, p.w(i + 1)
-    if w in ("every", "each", "evry", "eveyr"):
+    if w == "on" and _is_day(p, i + 1):
+        found = _day_list(p, i + 1, need_plural=True)
+    elif w in ("every", "each", "evry", "eveyr"):
         found = _every(p, i + 1)
     elif w in _FREQ_WORDS:
         freq, interval = _FREQ_WORDS[w]
@@ -124,10 +132,16 @@ def _repeat(p: Tokens, i: int, previous: object) -> tuple[int, Repeat] | None:
         found = _day_list(p, i, need_plural=True)
     elif w in ("twice", "thrice") or (lexicon.count(p.tok(i)) and p.w(i + 1) == "times"):
         found = _times_a(p, i)
-    elif w in ("the", "on"):
-        found = _monthly(p, i + (2 if w == "on" and p.w(i + 1) == "the" else 1), Repeat("MONTHLY"), True)
-    elif w == "last" or lexicon.ordinal(p.tok(i)) is not None:
-        found = _monthly(p, i, Repeat("MONTHLY"), True)
+    elif (w == "end" or (w == "the" and p.w(i + 1) == "end")) and p.w(i + 1 + (w == "the")) == "of":
+        j = i + 2 + (w == "the")
+        if p.w(j) not in ("every", "each") or p.w(j + 1) != "month":
+            return None
+        found = j + 2, Repeat("MONTHLY", bymonthday=[-1])
+    elif w in ("the", "on") or w == "last" or lexicon.ordinal(p.tok(i)) is not None:
+        k = i + (2 if w == "on" and p.w(i + 1) == "the" else 1 if w in ("the", "on") else 0)
+        found = _monthly(p, k, Repeat("MONTHLY"), True)
+        if found is not None and found[1].freq == "YEARLY":
+            return _one_day_of(p, start, found)  # "on the 3rd of march": once, not every year
     else:
         return None
     if found is None:
@@ -136,6 +150,32 @@ def _repeat(p: Tokens, i: int, previous: object) -> tuple[int, Repeat] | None:
     end = _daypart_after(p, end, repeat)
     repeat.text = p.span(start, end)
     return end, repeat
+
+
+def _one_day_of(p: Tokens, start: int, found: tuple[int, Repeat]) -> tuple[int, Day] | None:
+    end, repeat = found
+    end, year = _year(p, end)
+    month_ = repeat.bymonth[0]
+    if repeat.bymonthday:
+        if len(repeat.bymonthday) > 1:
+            return None
+        day = repeat.bymonthday[0]
+        if day > lexicon.MONTH_DAYS[month_ - 1]:
+            raise PhraseError(f"{lexicon.MONTH_NAMES[month_ - 1]} has no {ordinal_text(day)} day.")
+        return end, Day(month=month_, monthday=day, year=year, text=p.span(start, end))
+    if len(repeat.byday) != 1 or repeat.bysetpos:
+        return None
+    code = repeat.byday[0]
+    weekday = lexicon.WEEKDAY_CODES.index(code[-2:])
+    return end, Day(month=month_, nth=(int(code[:-2]), weekday), year=year, text=p.span(start, end))
+
+
+def _year(p: Tokens, j: int) -> tuple[int, int | None]:
+    k = j + 1 if p.w(j) == "," else j
+    token = p.tok(k)
+    if token is not None and token.kind == "num" and not token.suffix and 1900 <= token.value <= 2200:
+        return k + 1, token.value
+    return j, None
 
 
 def _every(p: Tokens, i: int) -> tuple[int, Repeat] | None:
@@ -219,6 +259,10 @@ def _on_clause(p: Tokens, i: int, repeat: Repeat) -> tuple[int, Repeat]:
     if repeat.freq == "YEARLY":
         found = _yearly_date(p, j, repeat)
         if found is not None:
+            return found
+        k = j + 1 if p.w(j) == "the" else j
+        found = _monthly(p, k, Repeat("MONTHLY", repeat.interval), need_of=True)
+        if found is not None and found[1].freq == "YEARLY":
             return found
     return i, repeat
 
@@ -313,10 +357,19 @@ def _day_list(p: Tokens, i: int, need_plural: bool) -> tuple[int, Repeat] | None
         days.append(lexicon.weekday(token.text))
         plural = plural or lexicon.weekday_plural(token.text)
         j += 1
-        if p.w(j) in _SEPARATORS and _is_day(p, j + 1):
-            j += 1
-        elif p.w(j) == "," and p.w(j + 1) in ("and", "or") and _is_day(p, j + 2):
-            j += 2
+        if p.w(j) in ("to", "through", "thru", "-", "–") and _is_day(p, j + 1):
+            last = lexicon.weekday(p.w(j + 1))
+            days.extend(range(days[-1], last + 1) if last >= days[-1] else [*range(days[-1], 7), *range(last + 1)])
+            plural, j = True, j + 2
+            if p.w(j) in _SEPARATORS and _is_day(p, j + 1):
+                j += 1
+                continue
+            break
+        k = j
+        while p.w(k) in _SEPARATORS and k < j + 3:  # ", and", "and/or"
+            k += 1
+        if k > j and _is_day(p, k):
+            j = k
         else:
             break
     if not days or (need_plural and not plural and len(days) < 2):
@@ -425,6 +478,18 @@ def _bound(p: Tokens, i: int, previous: object) -> tuple[int, Bound] | None:
     return None
 
 
+def _except(p: Tokens, i: int, previous: object) -> None:
+    """ "every weekday except friday": not understood, and never silently ignored."""
+    if p.w(i) in ("except", "excluding", "but") and previous is not None and p.w(i + 1) != "when":
+        if p.w(i) == "but" and p.w(i + 1) != "not":
+            return None
+        raise PhraseError(
+            f'Atom cannot leave days out ("{p.span(i, min(i + 3, len(p)))}"); name the days to run, '
+            'like "every monday to thursday".'
+        )
+    return None
+
+
 def _relative(p: Tokens, i: int, previous: object) -> tuple[int, Relative] | None:
     """ "in 30 minutes", "in 2 hours", "in half an hour", "in an hour"."""
     if p.w(i) not in ("in", "within"):
@@ -497,13 +562,13 @@ def _zone(p: Tokens, i: int, previous: object) -> tuple[int, Zone] | None:
     return None
 
 
-_MATCHERS = (_zone, _repeat, _window, _bound, _relative, _day, _times)
+_MATCHERS = (_zone, _repeat, _window, _bound, _except, _relative, _day, _times)
 # Every word a matcher can start on; other words are task text and are skipped at once.
 _TRIGGERS = frozenset(
     {"in", "on", "every", "each", "evry", "eveyr", "weekdays", "weekends", "workdays", "weeknights",
      "twice", "thrice", "the", "last", "from", "between", "as", "for", "within", "today", "tomorrow",
      "tmrw", "tmr", "tomorow", "tommorow", "tommorrow", "tonight", "day", "this", "next", "coming",
-     "by", "at", "around", "@", "noon", "midday", "midnight", "lunchtime", "eod", "end", "half", "yesterday",
+     "by", "at", "around", "@", "except", "excluding", "but", "noon", "midday", "midnight", "lunchtime", "eod", "end", "half", "yesterday",
      "quarter"}
     | set(_STARTS) | set(_ENDS) | set(_FREQ_WORDS) | set(zones.ABBREVIATIONS) | set(lexicon.NUMBER_WORDS)
     | set(lexicon.ORDINAL_WORDS)

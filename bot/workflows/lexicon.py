@@ -9,6 +9,7 @@ month, so "sundry" or "match" in the task text stays untouched.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -81,11 +82,19 @@ class Token:
     suffix: str = ""  # what was glued to a number ("pm", "th", "h") or a clock ("am"/"pm")
 
 
-def tokenize(text: str) -> list[Token]:
-    tokens = []
+def tokenize(text: str, is_zone: Callable[[str], bool] = lambda name: True) -> list[Token]:
+    """The tokens of `text`; a slashed name that `is_zone` rejects ("mon/wed") is split up."""
+    tokens: list[Token] = []
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup
         raw = match.group(0)
+        if kind == "zone" and not is_zone(raw):
+            offset = match.start()
+            for part in re.finditer(r"[^/]+|/", raw):
+                text_ = part.group(0)
+                tokens.append(Token("punct" if text_ == "/" else "word", text_.lower(), offset + part.start(),
+                                    offset + part.end(), text_))  # fmt: skip
+            continue
         if kind in ("suf", "cmer"):  # the named group that closed last is the suffix
             kind = "num" if kind == "suf" else "clock"
         if kind == "num":
@@ -118,15 +127,21 @@ def weekday_plural(word: str) -> bool:
 def _weekday(word: str) -> tuple[int | None, bool]:
     if word in _DAY_ABBREVIATIONS:
         return _DAY_ABBREVIATIONS[word], False
-    for plural in (False, True):
-        stem = word[:-1] if plural and word.endswith("s") else word
-        if plural and stem == word:
-            continue
-        if stem in _DAY_ABBREVIATIONS and plural and len(stem) >= 3:
+    if word in _FULL_DAYS:
+        return _FULL_DAYS.index(word), False
+    if word.endswith("s") and len(word) > 3:
+        stem = word[:-1]
+        if stem in _FULL_DAYS:
+            return _FULL_DAYS.index(stem), True
+        if stem in _DAY_ABBREVIATIONS:  # "mons", "fris"
             return _DAY_ABBREVIATIONS[stem], True
-        found = _closest(stem, _FULL_DAYS)
+    found = _closest(word, _FULL_DAYS)
+    if found is not None:
+        return found, False
+    if word.endswith("s"):
+        found = _closest(word[:-1], _FULL_DAYS)
         if found is not None:
-            return found, plural
+            return found, True
     return None, False
 
 

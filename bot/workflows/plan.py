@@ -335,8 +335,10 @@ def _resolve(day: Day, now_local: datetime, clock: tuple[int, int], allow_today:
         for candidate in range(year, year + 9 if day.year is None else year + 1):
             try:
                 monthday = _days_in(candidate, day.month) if day.last_of_month else day.monthday
+                if day.nth is not None:
+                    monthday = _nth_weekday(candidate, day.month, *day.nth)
                 d = date(candidate, day.month, monthday)
-            except ValueError:
+            except (ValueError, IndexError):
                 continue
             if day.year is not None or ahead(d):
                 return at(d)
@@ -358,6 +360,12 @@ def _add_months(moment: datetime, months: int) -> datetime:
     year, month_ = moment.year + index // 12, index % 12 + 1
     days = lexicon.MONTH_DAYS[month_ - 1] if month_ != 2 or _leap(year) else 28
     return moment.replace(year=year, month=month_, day=min(moment.day, days))
+
+
+def _nth_weekday(year: int, month_: int, n: int, weekday: int) -> int:
+    """The day of the month of the n-th (or, for -1, last) such weekday; ValueError if none."""
+    days = [d for d in range(1, _days_in(year, month_) + 1) if date(year, month_, d).weekday() == weekday]
+    return days[n - 1 if n > 0 else n]
 
 
 def _days_in(year: int, month_: int) -> int:

@@ -68,6 +68,15 @@ def canonical(name: str) -> str:
         return found
 
 
+def known(name: str) -> bool:
+    """Whether a slashed name is a real zone, in any case ("Europe/Berlin", "europe/berlin")."""
+    try:
+        canonical(name)
+        return True
+    except UnknownZone:
+        return False
+
+
 def city(words: str) -> str | None:
     """The zone of a city or region ("berlin", "new york", "pacific"), None when unknown."""
     words = words.lower().strip()
