@@ -191,8 +191,10 @@ def _typo_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
-def ordinal(token: Token) -> int | None:
+def ordinal(token: Token | None) -> int | None:
     """The number of "1st", "15th", "third" (None for anything else)."""
+    if token is None:
+        return None
     if token.kind == "num" and token.suffix in ("st", "nd", "rd", "th"):
         return token.value
     if token.kind == "word":
@@ -200,8 +202,10 @@ def ordinal(token: Token) -> int | None:
     return None
 
 
-def count(token: Token) -> int | None:
+def count(token: Token | None) -> int | None:
     """The number of "3" or "three" (a plain count, no suffix)."""
+    if token is None:
+        return None
     if token.kind == "num" and not token.suffix:
         return token.value
     if token.kind == "word":
