@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.workflows.lexicon import MONTH_NAMES, WEEKDAY_CODES, WEEKDAY_NAMES
-from bot.workflows.recurrence import Recurrence
+from bot.workflows.recurrence import Recurrence, stamp_time
 from bot.workflows.zones import zone
 
 _ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last", -2: "second-to-last"}
@@ -48,7 +48,7 @@ def recurring(rule: Recurrence, explicit_start: bool = False) -> str:
         if freq in ("MINUTELY", "HOURLY"):
             what += f" {rule.dtstart:%H:%M}"
     if "UNTIL" in parts:
-        until = datetime.strptime(parts["UNTIL"], "%Y%m%dT%H%M%SZ").replace(tzinfo=zone("UTC"))
+        until = stamp_time(parts["UNTIL"])
         local = until.astimezone(zone(rule.zone_name))
         what += f", until {local:%a} {local.day} {local:%b %Y}"
         if freq in ("MINUTELY", "HOURLY"):
