@@ -201,6 +201,8 @@ def _every(p: Tokens, i: int) -> tuple[int, Repeat] | None:
         w in ("working", "business", "work") and p.w(i + 1) in ("day", "days")
     ):
         end = i + (2 if w in ("working", "business", "work") else 1)
+        if interval > 1:
+            raise PhraseError(f'"every {p.span(i - 1, end)}" is ambiguous; name the days, like "every monday, wednesday and friday".')
         return end, Repeat("WEEKLY", interval, byday=list(WEEKDAYS))
     if w in ("weekend", "weekends"):
         end = i + 1 + (p.w(i + 1) in ("day", "days"))
@@ -233,6 +235,8 @@ def _every_ordinal(p: Tokens, i: int) -> tuple[int, Repeat] | None:
         if not _followed_by_month(p, i, end) and repeat.byday and len(ordinals) == 1 and ordinals[0] > 1:
             # "every second tuesday" (no "of the month") is every other tuesday
             days = [d[-2:] for d in repeat.byday]
+            if repeat.bysetpos:
+                raise PhraseError(f'"every {p.span(i, end)}" is ambiguous; name the days, like "every monday and thursday".')
             return end, Repeat("WEEKLY", ordinals[0], byday=days)
         return found
     # "every 3rd of march"
