@@ -407,15 +407,19 @@ def _task(found: Found) -> str:
             kept.append(text[position:begin])
         position = max(position, end)
     kept.append(text[position:])
-    task = re.sub(r"\s+", " ", " ".join(kept))
-    task = re.sub(r"\s+([,;:.!?])", r"\1", task).strip(_EDGE + " ")
+    task = _SPACE_BEFORE_PUNCT.sub(r"\1", _RUNS_OF_SPACE.sub(" ", " ".join(kept))).strip(_EDGE + " ")
     words = task.split(" ")
     while words and words[0].lower() in _CONNECTORS:
         words.pop(0)
     while words and words[-1].lower().strip(_EDGE) in _CONNECTORS:
         words.pop()
     task = " ".join(words).strip(_EDGE + " ")
-    return re.sub(r"\(\s*\)", "", task).strip()
+    return _EMPTY_PARENS.sub("", task).strip()
+
+
+_RUNS_OF_SPACE = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,;:.!?])")
+_EMPTY_PARENS = re.compile(r"\(\s*\)")
 
 
 def _covered(found: Found, index: int) -> bool:

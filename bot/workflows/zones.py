@@ -68,6 +68,7 @@ def canonical(name: str) -> str:
         return found
 
 
+@lru_cache(maxsize=512)
 def known(name: str) -> bool:
     """Whether a slashed name is a real zone, in any case ("Europe/Berlin", "europe/berlin")."""
     try:
