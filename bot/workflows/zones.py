@@ -56,6 +56,7 @@ def zone(name: str) -> ZoneInfo:
         raise UnknownZone(name) from exc
 
 
+@lru_cache(maxsize=512)
 def canonical(name: str) -> str:
     """The IANA spelling of a zone the person typed in any case ("europe/berlin")."""
     try:
