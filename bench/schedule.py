@@ -1,7 +1,7 @@
 """How fast Atom reads a schedule: per-phrase parse time, and `atom schedule` start to exit.
 
 What it measures
-    * parse - every phrase of the test table (tests/schedule_table.py: 249 phrases, 39 of them
+    * parse - every phrase of the test table (tests/schedule_table.py: 256 phrases, 41 of them
       refused) through `parse_schedule` with its zone and fixed "now", `--rounds` times (default
       1,000), after importing the code and one warm-up round. Each call is timed alone with
       `perf_counter_ns`; refusals count too (they are as likely on the Slack ack path). The

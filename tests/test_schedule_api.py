@@ -148,3 +148,15 @@ def test_next_runs_of_a_schedule_that_ended():
     assert len(schedule.next_runs(NOW, 10)) == 2
     assert schedule.next_runs(NOW + timedelta(days=30), 5) == []
     assert schedule.next_runs(NOW, 0) == []
+
+
+def test_a_stored_rule_in_another_zone_than_the_schedule_is_refused():
+    rule = "DTSTART;TZID=Europe/Berlin:20261202T090000\nRRULE:FREQ=DAILY"
+    with pytest.raises(ScheduleError, match="runs in Europe/Berlin"):
+        Schedule.from_stored(timezone="UTC", rrule=rule)
+
+
+def test_a_time_said_apart_from_the_repeat_stays_in_the_task():
+    schedule = parse_schedule("every weekday at 8:45 remind the team about standup at 9:00", tz="UTC", now=NOW)
+    assert schedule.description == "every weekday at 08:45 (UTC)"
+    assert schedule.task == "remind the team about standup at 9:00"

@@ -45,6 +45,7 @@ def build(found: Found, *, zone_name: str, now: datetime, min_interval: timedelt
     if any(isinstance(piece, Repeat) and not piece.weak for _, _, piece in found.pieces):
         # "send the weekly report every friday": the adjective stays in the task
         found.pieces = [item for item in found.pieces if not (isinstance(item[2], Repeat) and item[2].weak)]
+    found.pieces = _far_times_to_task(found)
     kinds: dict[type, list] = {}
     for _, _, piece in found.pieces:
         kinds.setdefault(type(piece), []).append(piece)
@@ -70,6 +71,11 @@ def build(found: Found, *, zone_name: str, now: datetime, min_interval: timedelt
         raise PlanError(_no_time(found.tokens.text))
     plan = Plan(zone_name, _task(found))
     if repeats:
+        if len(repeats) > 1 and len(times) > 1:
+            raise PlanError(
+                f'That reads like two schedules ("{repeats[0].text}" and "{repeats[1].text}", with '
+                "different times); set them up one at a time."
+            )
         repeat = _one_repeat(repeats, days)
         plan.rule = _recurring(repeat, times, windows, bounds, tz, zone_name, now_local, min_interval)
         plan.explicit_start = "start" in bounds
@@ -83,6 +89,32 @@ def build(found: Found, *, zone_name: str, now: datetime, min_interval: timedelt
             raise PlanError('A time window ("from 9 to 5") only fits a repeating schedule, such as "every hour".')
         plan.at = _once(days, relatives, times, tz, now_local)
     return plan
+
+
+def _far_times_to_task(found: Found) -> list:
+    """Times said apart from the repeat belong to the task when the repeat has its own time.
+
+    "every weekday at 8:45 remind the team about standup at 9:00" runs at 8:45; the 9:00 is what
+    the reminder says. Pieces are together when only connecting words or punctuation lie between.
+    """
+    pieces = found.pieces
+    if sum(isinstance(piece, Times) for _, _, piece in pieces) < 2:
+        return pieces
+    tokens = found.tokens.items
+    groups: list[list[tuple[int, int, object]]] = []
+    for item in pieces:
+        gap = tokens[groups[-1][-1][1] : item[0]] if groups else None
+        if gap is not None and all(token.text in _JOINERS for token in gap):
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    main = [group for group in groups if any(isinstance(p, Repeat | Day) for _, _, p in group)]
+    if len(main) != 1 or not any(isinstance(p, Times) for _, _, p in main[0]):
+        return pieces
+    return [item for item in pieces if not isinstance(item[2], Times) or item in main[0]]
+
+
+_JOINERS = frozenset({"and", ",", "at", "on", "in", "from", "starting", "until", "by", "@", "-", "(", ")", "&"})
 
 
 def _no_time(text: str) -> str:

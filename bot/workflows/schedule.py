@@ -18,7 +18,7 @@ from bot.workflows.clock import PhraseError
 from bot.workflows.grammar import scan
 from bot.workflows.plan import PlanError, build
 
-MAX_PHRASE = 1000
+MAX_PHRASE = 2000  # a whole workflow request; Slack messages can be longer, schedules are not
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 _SPACES = re.compile(r"\s+")
 
@@ -81,6 +81,10 @@ class Schedule:
                 rule = recurrence.parse(rrule)
             except recurrence.BadRule as exc:
                 raise ScheduleError(str(exc)) from None
+            if rule.zone_name != timezone:
+                raise ScheduleError(
+                    f"The stored rule runs in {rule.zone_name} but the schedule says {timezone}."
+                )
             description = description or describe.recurring(rule)
         elif at is not None:
             if at.tzinfo is None:
