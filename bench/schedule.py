@@ -90,6 +90,7 @@ def bench_parse(rounds: int) -> dict:
         one_round(samples, cpu)
     wall = time.perf_counter() - started
     samples.sort()
+    gauge = _speed_gauge()
     ms = [value / 1e6 for value in samples]
     cpu_ms = sorted(value / 1e6 for value in cpu)
     slowest = _slowest(cases)
@@ -106,8 +107,21 @@ def bench_parse(rounds: int) -> dict:
         "cpu_p99_ms": round(percentile(cpu_ms, 99), 4),
         "wall_s": round(wall, 1),
         "slowest_phrases": slowest,
+        "speed_gauge_ms": gauge,
         "goal_p99_ms": GOAL_P99_MS,
     }
+
+
+def _speed_gauge() -> float:
+    """CPU ms of a fixed pure-Python loop (median of 5): how fast this machine runs Python now."""
+    times = []
+    for _ in range(5):
+        start = time.thread_time_ns()
+        total = 0
+        for value in range(200_000):
+            total += value % 7
+        times.append((time.thread_time_ns() - start) / 1e6)
+    return round(sorted(times)[2], 2)
 
 
 def _slowest(cases) -> list[dict]:
@@ -208,6 +222,7 @@ def main() -> int:
           f"max {parse['max_ms']} ms  mean {parse['mean_ms']} ms  (goal p99 <= {GOAL_P99_MS} ms)")  # fmt: skip
     print(f"  CPU time of the calling thread per call: p50 {parse['cpu_p50_ms']} ms, p99 {parse['cpu_p99_ms']} ms "
           "(what the code costs, without the time other processes held the CPU)")
+    print(f"  speed gauge (a fixed pure-Python loop, CPU): {parse['speed_gauge_ms']} ms - compare runs with it")
     for row in parse["slowest_phrases"]:
         print(f"  slowest: {row['median_ms']} ms  {row['phrase']!r}")
     print(f"process: atom schedule p50 {process['atom_schedule_p50_s']} s, p95 {process['atom_schedule_p95_s']} s, "

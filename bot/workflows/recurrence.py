@@ -112,9 +112,10 @@ def parse(text: str) -> Recurrence:
 
 
 @lru_cache(maxsize=1024)
-def _compiled(recurrence: Recurrence) -> tuple[du.rruleset, datetime | None]:
+def _compiled(recurrence: Recurrence) -> tuple[du.rrulebase, datetime | None]:
     tz = zone(recurrence.zone_name)
     rules = du.rruleset()
+    single: du.rrule | None = None
     latest_until: datetime | None = None
     for rule in recurrence.rules:
         kwargs: dict[str, object] = {"dtstart": recurrence.dtstart}
@@ -146,10 +147,12 @@ def _compiled(recurrence: Recurrence) -> tuple[du.rruleset, datetime | None]:
         if freq is None:
             raise BadRule("The stored rule has no FREQ.")
         try:
-            rules.rrule(du.rrule(freq, **kwargs))
+            single = du.rrule(freq, **kwargs)
         except (ValueError, TypeError) as exc:
             raise BadRule(f"The stored rule cannot be used: {exc}.") from exc
-    return rules, latest_until
+        rules.rrule(single)
+    # One RRULE line (the usual case) is iterated directly: a set merges its rules through a heap.
+    return (single if len(recurrence.rules) == 1 else rules), latest_until
 
 
 _STAMP = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(Z?)")

@@ -29,6 +29,12 @@ class ScheduleError(ValueError):
 
 @dataclass(frozen=True)
 class Schedule:
+    """When something runs: an RRULE (`rrule`) or one instant (`at`), never both, in `timezone`.
+
+    Store `timezone`, `rrule`, `at`, `description` and `task`; `from_stored` reads them back.
+    `next_runs` is the one source of run times: what the person is shown is what is scheduled.
+    """
+
     timezone: str
     description: str
     task: str = ""
@@ -46,7 +52,11 @@ class Schedule:
             return [self.at.astimezone(zones.zone(self.timezone))] if self.at > after and count > 0 else []
         if count <= 0:
             return []
-        return recurrence.runs(recurrence.parse(self.rrule), after, count)
+        try:
+            rule = recurrence.parse(self.rrule)
+        except recurrence.BadRule as exc:
+            raise ScheduleError(str(exc)) from None
+        return recurrence.runs(rule, after, count)
 
     def to_dict(self, *, now: datetime, count: int = 5) -> dict:
         """Exactly what `atom schedule` prints."""
