@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing slows `atom schedule`'s start
 if TYPE_CHECKING:
     from bot.config import Settings
 
-log = logging.getLogger("bot")
 EXIT_CONFIG = 2  # configuration missing or malformed (README, "Command line")
 EXIT_UNAVAILABLE = 1  # the database (or the port) cannot be used; also `atom doctor` finding problems
 
@@ -103,10 +101,16 @@ def _run(force_http: bool) -> int:
         asyncio.run(run_forever(settings, stop_requested=lambda: bool(terminated)))
     except Exception as exc:
         if why := startup_problem(exc):
-            log.error("Atom could not start: %s", why)
+            _log().error("Atom could not start: %s", why)
             return EXIT_UNAVAILABLE
         raise
     return 0
+
+
+def _log():
+    import logging  # not at import time: `atom schedule` starts without it
+
+    return logging.getLogger("bot")
 
 
 def startup_problem(exc: Exception) -> str | None:
@@ -123,7 +127,7 @@ def startup_problem(exc: Exception) -> str | None:
 
 def _announce_key_file(settings: Settings) -> None:
     if settings.encryption_key_file is not None:
-        log.warning(
+        _log().warning(
             "ATOM_ENCRYPTION_KEYS is not set: using the key file %s (mode 0600), created on first start. "
             "Back it up: without it, stored provider keys cannot be decrypted. For production, set "
             "ATOM_ENCRYPTION_KEYS (see `atom keys generate`).",

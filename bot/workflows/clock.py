@@ -37,6 +37,8 @@ class Day:
     year: int | None = None
     time: tuple[int, int] | None = None  # "tonight", "tomorrow morning"
     keep_clock: bool = False  # "in 2 days" without a time: the same time as now
+    last_of_month: bool = False  # "the end of january", "the end of the month"
+    nth: tuple[int, int] | None = None  # "the first monday of september": (1, 0)
     text: str = ""
 
 
@@ -114,10 +116,10 @@ def _checked(raw: str, hour: int, minute: int, meridiem: str, leading_zero: bool
     if minute > 59:
         raise PhraseError(f'"{raw}" is not a time of day: minutes go from 00 to 59.')
     if meridiem:
-        if not 1 <= hour <= 12:
+        if not 1 <= hour <= 12 and not (hour == 0 and meridiem == "am"):
             raise PhraseError(f'"{raw}" is not a time of day: with am or pm the hour goes from 1 to 12.')
         return (hour % 12 + (12 if meridiem == "pm" else 0), minute)
-    if hour > 23 or (hour == 24 and minute == 0):
+    if hour > 23:
         raise PhraseError(f'"{raw}" is not a time of day: hours go from 0 to 23.')
     if 1 <= hour <= 6 and not leading_zero:
         return (hour + 12, minute)  # "at 3" means 3pm, as in Slack's /remind
@@ -167,8 +169,12 @@ def day_at(p: Tokens, i: int) -> tuple[int, Day] | None:
         return i + 3, Day(offset_days=2, text="the day after tomorrow")
     if w == "the" and p.w(i + 1) == "day" and p.w(i + 2) == "after" and p.w(i + 3) == "tomorrow":
         return i + 4, Day(offset_days=2, text="the day after tomorrow")
+    if w == "yesterday":
+        return i + 1, Day(offset_days=-1, text=w)
     if w == "in" or (w == "within" and p.w(i + 1) != "the"):
         return _in_days(p, i)
+    if w == "end" or (w == "the" and p.w(i + 1) == "end"):
+        return _end_of(p, i + (w == "the"), start)
     prefix = ""
     if w in ("on", "this", "next", "coming", "by"):
         prefix, i = w, i + 1
@@ -201,6 +207,29 @@ def day_at(p: Tokens, i: int) -> tuple[int, Day] | None:
     end, day = found
     day.text = p.span(start, end)
     return end, day
+
+
+def _end_of(p: Tokens, i: int, start: int) -> tuple[int, Day] | None:
+    """ "the end of the month", "end of next month", "the end of january", "end of the year"."""
+    if p.w(i + 1) != "of":
+        return None
+    j = i + 2
+    which = p.w(j)
+    if which in ("the", "this", "next") and p.w(j + 1) in ("month", "year"):
+        unit, end = p.w(j + 1), j + 2
+        if unit == "year":
+            return end, Day(month=12, monthday=31, year=None, text=p.span(start, end))
+        return end, Day(offset_months=1 if which == "next" else 0, last_of_month=True, text=p.span(start, end))
+    if which in ("month", "year"):
+        if which == "year":
+            return j + 1, Day(month=12, monthday=31, text=p.span(start, j + 1))
+        return j + 1, Day(last_of_month=True, text=p.span(start, j + 1))
+    token = p.tok(j)
+    month_ = lexicon.month(which) if token is not None and token.kind == "word" else None
+    if month_ is None:
+        return None
+    end, year = _year_after(p, j + 1)
+    return end, Day(month=month_, monthday=0, year=year, last_of_month=True, text=p.span(start, end))
 
 
 def _in_days(p: Tokens, i: int) -> tuple[int, Day] | None:

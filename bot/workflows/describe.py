@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.workflows.lexicon import MONTH_NAMES, WEEKDAY_CODES, WEEKDAY_NAMES
-from bot.workflows.recurrence import Recurrence
+from bot.workflows.recurrence import Recurrence, stamp_time
 from bot.workflows.zones import zone
 
 _ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last", -2: "second-to-last"}
@@ -32,7 +32,11 @@ def recurring(rule: Recurrence, explicit_start: bool = False) -> str:
         if "BYHOUR" in parts:
             hours = [int(h) for h in parts["BYHOUR"].split(",")]
             minute = int(parts.get("BYMINUTE", "0").split(",")[0])
-            what += f" from {hours[0]:02}:{minute:02} to {hours[-1]:02}:{minute if freq == 'HOURLY' else 59:02}"
+            last = minute
+            if freq == "MINUTELY":
+                step = int(parts.get("INTERVAL", "1"))
+                last = max(range(rule.dtstart.minute % step, 60, step)) if 60 % step == 0 else 59
+            what += f" from {hours[0]:02}:{minute:02} to {hours[-1]:02}:{last:02}"
         elif freq == "HOURLY" and rule.dtstart.minute:
             what += f" at {rule.dtstart.minute} past the hour"
         if "BYDAY" in parts:
@@ -44,9 +48,11 @@ def recurring(rule: Recurrence, explicit_start: bool = False) -> str:
         if freq in ("MINUTELY", "HOURLY"):
             what += f" {rule.dtstart:%H:%M}"
     if "UNTIL" in parts:
-        until = datetime.strptime(parts["UNTIL"], "%Y%m%dT%H%M%SZ").replace(tzinfo=zone("UTC"))
+        until = stamp_time(parts["UNTIL"])
         local = until.astimezone(zone(rule.zone_name))
         what += f", until {local:%a} {local.day} {local:%b %Y}"
+        if freq in ("MINUTELY", "HOURLY"):
+            what += f" {local:%H:%M}"
     if "COUNT" in parts:
         what += f", {parts['COUNT']} times"
     return f"{what} ({rule.zone_name})"

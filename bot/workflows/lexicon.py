@@ -9,7 +9,7 @@ month, so "sundry" or "match" in the task text stays untouched.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
 
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -55,52 +55,68 @@ UNITS = {
 
 _TOKEN = re.compile(
     r"""
-      (?P<zone>[A-Za-z][A-Za-z_]*(?:/[A-Za-z][A-Za-z0-9_+\-]*)+)
-    | (?P<iso>\d{4}-\d{1,2}-\d{1,2})
-    | (?P<slash>\d{1,2}/\d{1,2}(?:/\d{2,4})?)
+      (?<![\w/.\-])(?P<iso>\d{4}-\d{1,2}-\d{1,2})(?![\w/\-])
+    | (?<![\w/.\-])(?P<slash>\d{1,2}/\d{1,2}(?:/\d{2,4})?)(?![\w/])
     | (?P<clock>\d{1,2}:\d{2})(?:\s?(?P<cmer>[ap])\.?m\b\.?)?
     | (?P<num>\d+)(?P<suf>[a-z]+(?:\.m\b\.?)?)?
     | (?P<mer>[ap]\.m\b\.?)
-    | (?P<word>[^\W\d_]+(?:['’][^\W\d_]+)?)
+    | (?P<word>[^\W\d_]+(?:['’][^\W\d_]+)?)(?P<zone>(?:/[A-Za-z][A-Za-z0-9_+\-]*)+)?
     | (?P<punct>[,&;()+\-–—])
     """,
     re.VERBOSE | re.IGNORECASE,
 )
+_SLASH_PARTS = re.compile(r"[^/]+|/")
 
 
-@dataclass(frozen=True, slots=True)
 class Token:
-    """One token: `kind` is word, num, clock, iso, slash, zone or punct; `text` is lower-case."""
+    """One token: `kind` is word, num, clock, iso, slash, zone or punct; `text` is lower-case.
 
-    kind: str
-    text: str
-    start: int
-    end: int
-    raw: str
-    value: int = 0  # the number, for num tokens
-    suffix: str = ""  # what was glued to a number ("pm", "th", "h") or a clock ("am"/"pm")
+    A plain class with slots, not a dataclass: a request makes a dozen of these per parse.
+    """
+
+    __slots__ = ("kind", "text", "start", "end", "raw", "value", "suffix")
+
+    def __init__(self, kind: str, text: str, start: int, end: int, raw: str, value: int = 0, suffix: str = ""):
+        self.kind = kind
+        self.text = text
+        self.start = start
+        self.end = end
+        self.raw = raw
+        self.value = value  # the number, for num tokens
+        self.suffix = suffix  # glued to a number ("pm", "th", "h") or a clock ("am"/"pm")
+
+    def __repr__(self) -> str:
+        return f"Token({self.kind}, {self.raw!r})"
 
 
-def tokenize(text: str) -> list[Token]:
-    tokens = []
+def tokenize(text: str, is_zone: Callable[[str], bool] = lambda name: True) -> list[Token]:
+    """The tokens of `text`; a slashed name that `is_zone` rejects ("mon/wed") is split up."""
+    tokens: list[Token] = []
+    append = tokens.append
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup
         raw = match.group(0)
-        if kind in ("suf", "cmer"):  # the named group that closed last is the suffix
-            kind = "num" if kind == "suf" else "clock"
-        if kind == "num":
+        start, end = match.span()
+        if kind == "word":
+            append(Token("word", raw.lower().replace("’", "'"), start, end, raw))
+        elif kind == "zone":
+            if is_zone(raw):
+                append(Token("zone", raw, start, end, raw))
+                continue
+            for part in _SLASH_PARTS.finditer(raw):
+                piece = part.group(0)
+                append(Token("punct" if piece == "/" else "word", piece.lower(), start + part.start(),
+                             start + part.end(), piece))  # fmt: skip
+        elif kind in ("num", "suf"):  # the group that closed last names the token
             suffix = (match.group("suf") or "").lower().replace(".", "")
-            tokens.append(Token("num", raw.lower(), match.start(), match.end(), raw,
-                                int(match.group("num")[:9]), suffix))  # fmt: skip
-        elif kind == "clock":
+            append(Token("num", raw.lower(), start, end, raw, int(match.group("num")[:9]), suffix))
+        elif kind in ("clock", "cmer"):
             meridiem = (match.group("cmer") or "").lower()
-            tokens.append(Token("clock", match.group("clock"), match.start(), match.end(), raw,
-                                0, meridiem + "m" if meridiem else ""))  # fmt: skip
+            append(Token("clock", match.group("clock"), start, end, raw, 0, meridiem + "m" if meridiem else ""))
         elif kind == "mer":
-            tokens.append(Token("word", raw.lower().replace(".", ""), match.start(), match.end(), raw))
+            append(Token("word", raw.lower().replace(".", ""), start, end, raw))
         else:
-            text_ = raw.lower().replace("’", "'") if kind != "zone" else raw
-            tokens.append(Token(kind, text_, match.start(), match.end(), raw))
+            append(Token(kind, raw.lower(), start, end, raw))
     return tokens
 
 
@@ -118,15 +134,21 @@ def weekday_plural(word: str) -> bool:
 def _weekday(word: str) -> tuple[int | None, bool]:
     if word in _DAY_ABBREVIATIONS:
         return _DAY_ABBREVIATIONS[word], False
-    for plural in (False, True):
-        stem = word[:-1] if plural and word.endswith("s") else word
-        if plural and stem == word:
-            continue
-        if stem in _DAY_ABBREVIATIONS and plural and len(stem) >= 3:
+    if word in _FULL_DAYS:
+        return _FULL_DAYS.index(word), False
+    if word.endswith("s") and len(word) > 3:
+        stem = word[:-1]
+        if stem in _FULL_DAYS:
+            return _FULL_DAYS.index(stem), True
+        if stem in _DAY_ABBREVIATIONS:  # "mons", "fris"
             return _DAY_ABBREVIATIONS[stem], True
-        found = _closest(stem, _FULL_DAYS)
+    found = _closest(word, _FULL_DAYS)
+    if found is not None:
+        return found, False
+    if word.endswith("s"):
+        found = _closest(word[:-1], _FULL_DAYS)
         if found is not None:
-            return found, plural
+            return found, True
     return None, False
 
 
@@ -176,8 +198,10 @@ def _typo_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
-def ordinal(token: Token) -> int | None:
+def ordinal(token: Token | None) -> int | None:
     """The number of "1st", "15th", "third" (None for anything else)."""
+    if token is None:
+        return None
     if token.kind == "num" and token.suffix in ("st", "nd", "rd", "th"):
         return token.value
     if token.kind == "word":
@@ -185,8 +209,10 @@ def ordinal(token: Token) -> int | None:
     return None
 
 
-def count(token: Token) -> int | None:
+def count(token: Token | None) -> int | None:
     """The number of "3" or "three" (a plain count, no suffix)."""
+    if token is None:
+        return None
     if token.kind == "num" and not token.suffix:
         return token.value
     if token.kind == "word":

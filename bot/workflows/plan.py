@@ -9,24 +9,16 @@ clock's multiples of N (":00, :15, :30, :45"), "every N hours" on multiples of N
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from bot.workflows import lexicon, recurrence, zones
 from bot.workflows.clock import Day
-from bot.workflows.grammar import Bound, Found, Relative, Repeat, Times, Window, Zone
+from bot.workflows.days import add_months, nth, resolve
+from bot.workflows.pieces import Bound, Found, Relative, Repeat, Times, Window, Zone
+from bot.workflows.task import no_time_message, task_text, without_far_times
 
 DEFAULT_TIME = (9, 0)
-_CONNECTORS = frozenset({"at", "on", "in", "by", "from", "starting", "until", "for", "@", "and", "then"})
-_EDGE = " ,;:.-–—&"
-_VAGUE = re.compile(
-    r"\b(once in a while|every now and then|now and then|from time to time|whenever|sometimes|"
-    r"occasionally|at some point|some ?day|soon|later|eventually|regularly|often|periodically|asap|"
-    r"every so often|once in a blue moon|every time|at times)\b",
-    re.IGNORECASE,
-)
-
 
 class PlanError(ValueError):
     """The pieces do not make one schedule; the message says why, in one sentence."""
@@ -42,6 +34,10 @@ class Plan:
 
 
 def build(found: Found, *, zone_name: str, now: datetime, min_interval: timedelta) -> Plan:
+    if any(isinstance(piece, Repeat) and not piece.weak for _, _, piece in found.pieces):
+        # "send the weekly report every friday": the adjective stays in the task
+        found.pieces = [item for item in found.pieces if not (isinstance(item[2], Repeat) and item[2].weak)]
+    found.pieces = without_far_times(found)
     kinds: dict[type, list] = {}
     for _, _, piece in found.pieces:
         kinds.setdefault(type(piece), []).append(piece)
@@ -54,16 +50,24 @@ def build(found: Found, *, zone_name: str, now: datetime, min_interval: timedelt
     repeats, days = kinds.get(Repeat, []), kinds.get(Day, [])
     relatives = kinds.get(Relative, [])
     times = sorted({value for piece in kinds.get(Times, []) for value in piece.values})
-    if not (repeats or days or relatives or times):
-        raise PlanError(_no_time(found.tokens.text))
     bounds: dict[str, Bound] = {}
     for bound in kinds.get(Bound, []):
         if bound.kind in bounds:
             raise PlanError(f'The text says both "{bounds[bound.kind].text}" and "{bound.text}"; keep one.')
         bounds[bound.kind] = bound
     windows = kinds.get(Window, [])
-    plan = Plan(zone_name, _task(found))
+    if not (repeats or days or relatives or times):
+        if bounds or windows:
+            shown = next(iter(bounds.values())).text if bounds else "a time window"
+            raise PlanError(f'"{shown}" only fits a repeating schedule, such as "every day at 9".')
+        raise PlanError(no_time_message(found.tokens.text))
+    plan = Plan(zone_name, task_text(found))
     if repeats:
+        if len(repeats) > 1 and len(times) > 1:
+            raise PlanError(
+                f'That reads like two schedules ("{repeats[0].text}" and "{repeats[1].text}", with '
+                "different times); set them up one at a time."
+            )
         repeat = _one_repeat(repeats, days)
         plan.rule = _recurring(repeat, times, windows, bounds, tz, zone_name, now_local, min_interval)
         plan.explicit_start = "start" in bounds
@@ -79,18 +83,12 @@ def build(found: Found, *, zone_name: str, now: datetime, min_interval: timedelt
     return plan
 
 
-def _no_time(text: str) -> str:
-    vague = _VAGUE.search(text)
-    if vague:
-        return (
-            f'"{vague.group(0)}" does not say when; say it like "every weekday at 9am" or "tomorrow at 3pm".'
-        )
-    return 'There is no time or date in that; say when, like "every weekday at 9am" or "tomorrow at 3pm".'
-
-
 def _one_repeat(repeats: list[Repeat], days: list[Day]) -> Repeat:
     repeat = repeats[0]
     for other in repeats[1:]:
+        if repeat.freq in ("MINUTELY", "HOURLY") and other.freq == "WEEKLY" and other.interval == 1:
+            repeat.byday = other.byday  # "every hour on weekdays"
+            continue
         if other.freq == repeat.freq == "WEEKLY" and other.interval == repeat.interval and not other.times:
             repeat.byday = sorted(set(repeat.byday) | set(other.byday), key=lexicon.WEEKDAY_CODES.index)
             continue
@@ -125,7 +123,7 @@ def _recurring(
     times = times or repeat.times
     if repeat.needs_times and len(times) != repeat.needs_times:
         raise PlanError(f'"{repeat.text}" needs its {repeat.needs_times} times, like "every day at 9 and 17".')
-    start_day = _resolve(bounds["start"].day, now_local, (23, 59)) if "start" in bounds else None
+    start_day = resolve(bounds["start"].day, now_local, (23, 59)) if "start" in bounds else None
     start_date = start_day.date() if start_day else now_local.date()
     after = now_local
     if start_day is not None:
@@ -220,7 +218,7 @@ def _fill_days(repeat: Repeat, start: date, parts: dict) -> None:
             for month_ in parts["BYMONTH"]:
                 for day in parts["BYMONTHDAY"]:
                     if day > lexicon.MONTH_DAYS[month_ - 1]:
-                        raise PlanError(f"{lexicon.MONTH_NAMES[month_ - 1]} has no {_nth(day)} day.")
+                        raise PlanError(f"{lexicon.MONTH_NAMES[month_ - 1]} has no {nth(day)} day.")
     elif repeat.byday:
         parts["BYDAY"] = repeat.byday
 
@@ -246,7 +244,7 @@ def _end(bounds: dict[str, Bound], first: datetime, tz, repeat: Repeat) -> datet
         if bound.amount < 1:
             raise PlanError(f'"{bound.text}" never runs: the length must be at least 1.')
         if bound.unit in ("MONTHLY", "YEARLY"):
-            end_local = _add_months(first, bound.amount * (12 if bound.unit == "YEARLY" else 1))
+            end_local = add_months(first, bound.amount * (12 if bound.unit == "YEARLY" else 1))
             return recurrence.place(end_local, tz) - timedelta(seconds=1)
         unit = {"MINUTELY": timedelta(minutes=1), "HOURLY": timedelta(hours=1),
                 "DAILY": timedelta(days=1), "WEEKLY": timedelta(weeks=1)}[bound.unit]  # fmt: skip
@@ -255,7 +253,7 @@ def _end(bounds: dict[str, Bound], first: datetime, tz, repeat: Repeat) -> datet
         return recurrence.place(first + unit * bound.amount, tz) - timedelta(seconds=1)
     if "until" in bounds:
         bound = bounds["until"]
-        last = _resolve(bound.day, first.replace(tzinfo=tz), (0, 0), allow_today=True)
+        last = resolve(bound.day, first.replace(tzinfo=tz), (0, 0), allow_today=True)
         end = recurrence.place(datetime.combine(last.date(), time(23, 59, 59)), tz)
         if end < recurrence.place(first, tz):
             raise PlanError(f'"{bound.text}" is before the first run; the schedule would never run.')
@@ -288,72 +286,11 @@ def _once(days: list[Day], relatives: list[Relative], times, tz, now_local: date
         if recurrence.place(local, tz) <= now_utc:
             local += timedelta(days=1)
     else:
-        local = _resolve(day, now_local, clock)
+        local = resolve(day, now_local, clock)
     at = recurrence.place(local, tz)
     if at <= now_utc:
         raise PlanError(f"{at:%A %-d %B %Y at %H:%M} has already passed; say a time in the future.")
     return at
-
-
-def _resolve(day: Day, now_local: datetime, clock: tuple[int, int], allow_today: bool = False) -> datetime:
-    """The local date and time a single day names, the first one still ahead of `now_local`."""
-    today = now_local.date()
-    naive_now = now_local.replace(tzinfo=None)
-
-    def at(d: date) -> datetime:
-        return datetime.combine(d, time(*clock))
-
-    def ahead(d: date) -> bool:
-        return allow_today and d >= today or at(d) > naive_now
-
-    if day.weekday is not None:
-        delta = (day.weekday - today.weekday()) % 7
-        if delta == 0 and (day.strictly_next or not ahead(today)):
-            delta = 7
-        return at(today + timedelta(days=delta))
-    if day.offset_months:
-        target = _add_months(datetime.combine(today, time()), day.offset_months).date()
-        if day.monthday:
-            target = target.replace(day=day.monthday)
-        return at(target)
-    if day.offset_days is not None:
-        return at(today + timedelta(days=day.offset_days))
-    if day.month is not None:
-        year = day.year or today.year
-        for candidate in range(year, year + 9 if day.year is None else year + 1):
-            try:
-                d = date(candidate, day.month, day.monthday)
-            except ValueError:
-                continue
-            if day.year is not None or ahead(d):
-                return at(d)
-        raise PlanError(f"{lexicon.MONTH_NAMES[day.month - 1]} {day.monthday} does not come again soon.")
-    year, month_ = today.year, today.month
-    for _ in range(14):  # "on the 31st": the next month that has one
-        try:
-            d = date(year, month_, day.monthday)
-            if ahead(d):
-                return at(d)
-        except ValueError:
-            pass
-        year, month_ = (year + 1, 1) if month_ == 12 else (year, month_ + 1)
-    raise PlanError(f"No month has a {_nth(day.monthday)} day.")
-
-
-def _add_months(moment: datetime, months: int) -> datetime:
-    index = moment.month - 1 + months
-    year, month_ = moment.year + index // 12, index % 12 + 1
-    days = lexicon.MONTH_DAYS[month_ - 1] if month_ != 2 or _leap(year) else 28
-    return moment.replace(year=year, month=month_, day=min(moment.day, days))
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-
-
-def _nth(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def _span(interval: timedelta) -> str:
@@ -364,32 +301,3 @@ def _span(interval: timedelta) -> str:
     return "minute" if minutes == 1 else f"{minutes} minutes"
 
 
-def _task(found: Found) -> str:
-    """The request without its schedule: the pieces cut out, and the words that led into them."""
-    tokens = found.tokens.items
-    text = found.tokens.text
-    cut: list[tuple[int, int]] = []
-    for start, end, _ in found.pieces:
-        begin = start
-        while begin > 0 and tokens[begin - 1].text in _CONNECTORS and not _covered(found, begin - 1):
-            begin -= 1
-        cut.append((tokens[begin].start, tokens[end - 1].end))
-    kept, position = [], 0
-    for begin, end in sorted(cut):
-        if begin > position:
-            kept.append(text[position:begin])
-        position = max(position, end)
-    kept.append(text[position:])
-    task = re.sub(r"\s+", " ", " ".join(kept))
-    task = re.sub(r"\s+([,;:.!?])", r"\1", task).strip(_EDGE + " ")
-    words = task.split(" ")
-    while words and words[0].lower() in _CONNECTORS:
-        words.pop(0)
-    while words and words[-1].lower().strip(_EDGE) in _CONNECTORS:
-        words.pop()
-    task = " ".join(words).strip(_EDGE + " ")
-    return re.sub(r"\(\s*\)", "", task).strip()
-
-
-def _covered(found: Found, index: int) -> bool:
-    return any(start <= index < end for start, end, _ in found.pieces)

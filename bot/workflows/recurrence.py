@@ -14,6 +14,7 @@ the next runs and schedules them, so what the person is shown is what will happe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -87,7 +88,7 @@ def parse(text: str) -> Recurrence:
     zone_name = head.split("=", 1)[1]
     try:
         zone(zone_name)
-        dtstart = datetime.strptime(stamp.strip(), "%Y%m%dT%H%M%S")
+        dtstart = stamp_time(stamp.strip())
     except UnknownZone as exc:
         raise BadRule(f"The stored schedule names an unknown time zone ({zone_name}).") from exc
     except ValueError as exc:
@@ -111,9 +112,10 @@ def parse(text: str) -> Recurrence:
 
 
 @lru_cache(maxsize=1024)
-def _compiled(recurrence: Recurrence) -> tuple[du.rruleset, datetime | None]:
+def _compiled(recurrence: Recurrence) -> tuple[du.rrulebase, datetime | None]:
     tz = zone(recurrence.zone_name)
     rules = du.rruleset()
+    single: du.rrule | None = None
     latest_until: datetime | None = None
     for rule in recurrence.rules:
         kwargs: dict[str, object] = {"dtstart": recurrence.dtstart}
@@ -127,7 +129,7 @@ def _compiled(recurrence: Recurrence) -> tuple[du.rruleset, datetime | None]:
                 elif key == "COUNT":
                     kwargs["count"] = int(value)
                 elif key == "UNTIL":
-                    until = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+                    until = stamp_time(value)
                     latest_until = until if latest_until is None else max(latest_until, until)
                     kwargs["until"] = until.astimezone(tz).replace(tzinfo=None)
                 elif key == "BYDAY":
@@ -145,10 +147,28 @@ def _compiled(recurrence: Recurrence) -> tuple[du.rruleset, datetime | None]:
         if freq is None:
             raise BadRule("The stored rule has no FREQ.")
         try:
-            rules.rrule(du.rrule(freq, **kwargs))
+            single = du.rrule(freq, **kwargs)
         except (ValueError, TypeError) as exc:
             raise BadRule(f"The stored rule cannot be used: {exc}.") from exc
-    return rules, latest_until
+        rules.rrule(single)
+    # One RRULE line (the usual case) is iterated directly: a set merges its rules through a heap.
+    return (single if len(recurrence.rules) == 1 else rules), latest_until
+
+
+_STAMP = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(Z?)")
+
+
+def stamp_time(text: str) -> datetime:
+    """An RFC 5545 DATE-TIME: local ("20261202T090000") or UTC ("…Z"); ValueError otherwise.
+
+    Read by hand: `datetime.strptime` would import `_strptime` and build its locale tables, a
+    measurable share of `atom schedule`'s start-up.
+    """
+    match = _STAMP.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not an RFC 5545 date-time: {text}")
+    moment = datetime(*(int(part) for part in match.groups()[:6]))
+    return moment.replace(tzinfo=UTC) if match.group(7) else moment
 
 
 def _weekday(item: str) -> du.weekday:

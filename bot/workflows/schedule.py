@@ -18,7 +18,7 @@ from bot.workflows.clock import PhraseError
 from bot.workflows.grammar import scan
 from bot.workflows.plan import PlanError, build
 
-MAX_PHRASE = 1000
+MAX_PHRASE = 2000  # a whole workflow request; Slack messages can be longer, schedules are not
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 _SPACES = re.compile(r"\s+")
 
@@ -29,6 +29,12 @@ class ScheduleError(ValueError):
 
 @dataclass(frozen=True)
 class Schedule:
+    """When something runs: an RRULE (`rrule`) or one instant (`at`), never both, in `timezone`.
+
+    Store `timezone`, `rrule`, `at`, `description` and `task`; `from_stored` reads them back.
+    `next_runs` is the one source of run times: what the person is shown is what is scheduled.
+    """
+
     timezone: str
     description: str
     task: str = ""
@@ -46,7 +52,11 @@ class Schedule:
             return [self.at.astimezone(zones.zone(self.timezone))] if self.at > after and count > 0 else []
         if count <= 0:
             return []
-        return recurrence.runs(recurrence.parse(self.rrule), after, count)
+        try:
+            rule = recurrence.parse(self.rrule)
+        except recurrence.BadRule as exc:
+            raise ScheduleError(str(exc)) from None
+        return recurrence.runs(rule, after, count)
 
     def to_dict(self, *, now: datetime, count: int = 5) -> dict:
         """Exactly what `atom schedule` prints."""
@@ -81,6 +91,10 @@ class Schedule:
                 rule = recurrence.parse(rrule)
             except recurrence.BadRule as exc:
                 raise ScheduleError(str(exc)) from None
+            if rule.zone_name != timezone:
+                raise ScheduleError(
+                    f"The stored rule runs in {rule.zone_name} but the schedule says {timezone}."
+                )
             description = description or describe.recurring(rule)
         elif at is not None:
             if at.tzinfo is None:

@@ -56,6 +56,7 @@ def zone(name: str) -> ZoneInfo:
         raise UnknownZone(name) from exc
 
 
+@lru_cache(maxsize=512)
 def canonical(name: str) -> str:
     """The IANA spelling of a zone the person typed in any case ("europe/berlin")."""
     try:
@@ -66,6 +67,16 @@ def canonical(name: str) -> str:
         if found is None:
             raise
         return found
+
+
+@lru_cache(maxsize=512)
+def known(name: str) -> bool:
+    """Whether a slashed name is a real zone, in any case ("Europe/Berlin", "europe/berlin")."""
+    try:
+        canonical(name)
+        return True
+    except UnknownZone:
+        return False
 
 
 def city(words: str) -> str | None:
