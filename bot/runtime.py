@@ -68,7 +68,7 @@ class Runtime:
         self.memory = ConversationMemory(self.sessions, self.crypto, self.settings.history_days, self.pending)
         self.usage = UsageService(self.sessions, self.pending)
         self.connectors = ConnectorService(
-            self.settings, self.sessions, self.crypto, self.slack_for, self.http_session
+            self.settings, self.sessions, self.crypto, self.slack_for, self.http_session, self.metrics.registry
         )
         self.workflows = Workflows(self.sessions)
         from bot.workflows import assemble
@@ -94,7 +94,7 @@ class Runtime:
         bot = await store.async_find_bot(enterprise_id=person.enterprise_id or None, team_id=person.team_id)
         if bot is None:
             return self.client
-        return AsyncWebClient(token=bot.bot_token, base_url=self.client.base_url, session=self.http_session())
+        return build_client(self.settings.slack_api_url, bot.bot_token, session=self.http_session())
 
     @classmethod
     async def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:

@@ -53,11 +53,11 @@ async def tool_providers():
 
 
 @pytest.fixture
-async def atom_connected(fake_slack, tool_providers, fake_google, fake_asana, sqlite_url, encryption_key, monkeypatch):
+async def atom_connected(fake_slack, tool_providers, fake_google, fake_asana, database_url, encryption_key, monkeypatch):
     fake_providers = tool_providers
     # oauthlib refuses a plain-http token URL otherwise; tests only, never the product.
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-    env = atom_env(fake_slack.url, sqlite_url, encryption_key, **provider_env(fake_providers),
+    env = atom_env(fake_slack.url, database_url, encryption_key, **provider_env(fake_providers),
                    **connector_env(fake_google, fake_asana))
     harness = AtomHarness(fake_slack, env)
     harness.providers = fake_providers

@@ -188,7 +188,7 @@ async def test_asana_lists_creates_and_completes(atom_connected):
 
 CASES = {
     # kind: (scripted failures, what the person reads)
-    "401": ([Failure(401)], "reconnect"),
+    "401 after a refresh": ([Failure(401), Failure(401)], "reconnect"),
     "403": ([Failure(403)], "refused"),
     "404": ([Failure(404)], "could not find"),
     "429 twice": ([Failure(429, {"Retry-After": "1"}), Failure(429, {"Retry-After": "7"})], "Try again in 7 seconds"),
@@ -216,6 +216,15 @@ async def test_each_error_class_is_one_clear_sentence(atom_connected):
             assert result.error.count(". ") <= 1 and "scripted" not in result.error  # never the service's text
             # 401 broke the connection: the next case starts from a fresh one.
             await atom_connected.runtime.connectors.connections.delete(ANN, service)
+
+
+async def test_one_401_is_cured_by_a_refresh_and_a_retry(atom_connected):
+    google = atom_connected.google
+    await connect_google(atom_connected, ANN, ALL_GOOGLE)
+    google.fail("/gmail/v1", Failure(401))
+    result = await run(atom_connected, "gmail.list_unread")
+    assert result.ok, result.error
+    assert atom_connected.runtime.connectors.tokens.refreshes == 1
 
 
 async def test_429_honours_retry_after_once_then_succeeds(atom_connected):
@@ -261,3 +270,5 @@ async def test_missing_scope_and_not_connected_are_explained(atom_connected):
     assert not gone.ok and "not connected Asana" in gone.error
     invalid = await run(atom_connected, "gmail.list_unread", {"max_results": 1000})
     assert not invalid.ok and "max_results" in invalid.error
+    metrics = atom_connected.runtime.metrics.render().decode()
+    assert 'atom_connector_calls_total{action="calendar.create_event",outcome="missing_scope"} 1.0' in metrics

@@ -276,3 +276,35 @@ async def test_asana_refreshes_before_expiry(atom_connected, fake_asana):
     results = await asyncio.gather(*(atom.runtime.connectors.run_action(ANN, "asana.list_tasks", {}) for _ in range(5)))
     assert all(r.ok for r in results)
     assert atom.runtime.connectors.tokens.refreshes == 1
+
+
+async def test_connect_command_without_or_with_an_unknown_service_lists_what_can_be_connected(atom_connected):
+    atom = atom_connected
+    for text in ("connect", "connect dropbox"):
+        response = await atom.client.command(text)
+        body = json.dumps(response.json)
+        assert response.status == 200 and "`google_calendar`" in body and "`asana`" in body
+    assert "I don't know the service `dropbox`" in json.dumps((await atom.client.command("connect dropbox")).json)
+    slack = await atom.client.command("connect slack")
+    assert "needs no connecting" in slack.text
+    help_text = json.dumps((await atom.client.command("help")).json)
+    assert "/atom connect <service>" in help_text and "`/atom connect`," not in help_text
+
+
+async def test_a_broken_connection_shows_reconnect_on_the_home_tab(atom_connected, fake_slack, fake_google):
+    atom = atom_connected
+    await connect_google(atom, ANN, {g.CALENDAR_READ})
+    row = await atom.runtime.connectors.connections.get(ANN, "google")
+    await atom.runtime.connectors.connections.mark_broken(row.id, "Google refused Atom's access token")
+    await atom.client.event(payloads_home())
+    await fake_slack.wait_for("views.publish")
+    home = json.dumps(fake_slack.home_views["U1"])
+    assert "needs reconnecting" in home and "Reconnect" in home
+    result = await atom.runtime.connectors.run_action(ANN, "calendar.list_events", {})
+    assert not result.ok and "needs reconnecting" in result.error
+
+
+def payloads_home():
+    from tests.fakes import payloads
+
+    return payloads.app_home_opened_event(user="U1")

@@ -87,7 +87,7 @@ def _event_line(event: dict, zone: ZoneInfo) -> dict:
 
 async def _events(ctx: ActionContext, start: datetime, end: datetime, zone_name: str) -> list[dict]:
     def work(service, http):
-        request = service.events().list(
+        request = service("events").list(
             calendarId="primary",
             timeMin=start.isoformat(),
             timeMax=end.isoformat(),
@@ -166,7 +166,7 @@ async def create_event(ctx: ActionContext, params: CreateEventParams) -> ActionR
     }
 
     def work(service, http):
-        return service.events().insert(calendarId="primary", body=body, sendUpdates="all").execute(http=http)
+        return service("events").insert(calendarId="primary", body=body, sendUpdates="all").execute(http=http)
 
     event = await call_google(ctx, "calendar", work)
     return ActionResult(

@@ -41,7 +41,7 @@ async def search(ctx: ActionContext, params: SearchParams) -> ActionResult:
     q = f"(name contains '{_quoted(params.query)}' or fullText contains '{_quoted(params.query)}') and trashed = false"
 
     def work(service, http):
-        request = service.files().list(q=q, pageSize=params.max_results, fields=f"files({FIELDS})")
+        request = service("files").list(q=q, pageSize=params.max_results, fields=f"files({FIELDS})")
         return request.execute(http=http).get("files") or []
 
     files = await call_google(ctx, "drive", work)
@@ -64,14 +64,14 @@ def pdf_text(content: bytes) -> str:
 
 async def read_file(ctx: ActionContext, params: ReadParams) -> ActionResult:
     def work(service, http):
-        meta = service.files().get(fileId=params.file_id, fields=FIELDS).execute(http=http)
+        meta = service("files").get(fileId=params.file_id, fields=FIELDS).execute(http=http)
         mime = meta.get("mimeType", "")
         if mime in EXPORTS:
-            content = service.files().export(fileId=params.file_id, mimeType=EXPORTS[mime]).execute(http=http)
+            content = service("files").export(fileId=params.file_id, mimeType=EXPORTS[mime]).execute(http=http)
         elif mime.startswith("text/") or mime in ("application/pdf", "application/json"):
             if int(meta.get("size") or 0) > MAX_DOWNLOAD_BYTES:
                 raise ConnectorError("too_large", f"{meta.get('name')} is over {MAX_DOWNLOAD_BYTES // 1048576} MB")
-            content = service.files().get_media(fileId=params.file_id).execute(http=http)
+            content = service("files").get_media(fileId=params.file_id).execute(http=http)
         else:
             raise ConnectorError("invalid", f"{meta.get('name')} is a {mime} file, which Atom cannot read as text")
         return meta, content

@@ -87,7 +87,7 @@ def plain_text(payload: dict) -> str:
 
 async def _search(ctx: ActionContext, query: str, limit: int) -> list[dict]:
     def work(service, http):
-        messages = service.users().messages()
+        messages = service("users.messages")
         listed = messages.list(userId="me", q=query, maxResults=limit).execute(http=http)
         out = []
         for ref in listed.get("messages") or []:
@@ -116,7 +116,7 @@ async def list_unread(ctx: ActionContext, params: UnreadParams) -> ActionResult:
 
 async def read_message(ctx: ActionContext, params: ReadParams) -> ActionResult:
     def work(service, http):
-        return service.users().messages().get(userId="me", id=params.message_id, format="full").execute(http=http)
+        return service("users.messages").get(userId="me", id=params.message_id, format="full").execute(http=http)
 
     message = await call_google(ctx, "gmail", work)
     summary = _summary(message)
@@ -138,7 +138,7 @@ def _raw(params: ComposeParams) -> str:
 async def create_draft(ctx: ActionContext, params: ComposeParams) -> ActionResult:
     def work(service, http):
         body = {"message": {"raw": _raw(params)}}
-        return service.users().drafts().create(userId="me", body=body).execute(http=http)
+        return service("users.drafts").create(userId="me", body=body).execute(http=http)
 
     draft = await call_google(ctx, "gmail", work)
     return ActionResult(ok=True, text=f"Saved a draft to {', '.join(params.to)}: “{params.subject}”.", data={"id": draft.get("id")})
@@ -146,7 +146,7 @@ async def create_draft(ctx: ActionContext, params: ComposeParams) -> ActionResul
 
 async def send(ctx: ActionContext, params: ComposeParams) -> ActionResult:
     def work(service, http):
-        return service.users().messages().send(userId="me", body={"raw": _raw(params)}).execute(http=http)
+        return service("users.messages").send(userId="me", body={"raw": _raw(params)}).execute(http=http)
 
     sent = await call_google(ctx, "gmail", work)
     return ActionResult(ok=True, text=f"Sent “{params.subject}” to {', '.join(params.to)}.", data={"id": sent.get("id")})

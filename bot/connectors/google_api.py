@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -43,23 +44,45 @@ def _threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=GOOGLE_THREADS, thread_name_prefix="atom-google")
 
 
+class Resources:
+    """One built service and its sub-resources, each made once: `service.events()` regenerates
+    every method's docstring from the discovery document (~15 ms here), while a request built from
+    a kept resource costs ~0.2 ms. Requests carry no shared state (each executes with its own
+    Http), so threads share these."""
+
+    def __init__(self, service):
+        self._service = service
+        self._made: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str):
+        """`"events"`, `"users.messages"`: the sub-resource at that path."""
+        with self._lock:
+            if path not in self._made:
+                node = self._service
+                for part in path.split("."):
+                    node = getattr(node, part)()
+                self._made[path] = node
+            return self._made[path]
+
+
 @functools.lru_cache(maxsize=16)
-def _service(api: str, base: str):
+def _service(api: str, base: str) -> Resources:
     version, path = APIS[api]
     # The Http given here is never used to send: every request is executed with its own.
-    return build(
+    return Resources(build(
         api,
         version,
         http=httplib2.Http(),
         static_discovery=True,
         cache_discovery=False,
         client_options={"api_endpoint": base.rstrip("/") + path},
-    )
+    ))
 
 
 async def call_google(ctx: ActionContext, api: str, work: Callable[[Any, Any], Any]) -> Any:
-    """Run `work(service, http)` in a worker thread; `work` builds requests on `service` and calls
-    `.execute(http=http)` (as often as it needs). Returns what `work` returns."""
+    """Run `work(resource, http)` in a worker thread; `work` builds requests on `resource("events")`
+    and the like and calls `.execute(http=http)` (as often as it needs). Returns what it returns."""
     service = _service(api, ctx.settings.connector_urls["google_api"])
     token = ctx.token.reveal() if ctx.token is not None else ""
     timeout = ctx.timeout
@@ -83,7 +106,7 @@ async def call_google(ctx: ActionContext, api: str, work: Callable[[Any, Any], A
 
     try:
         # The thread cannot be stopped; the wait for it can. A little over httplib2's own timeout.
-        loop = asyncio.get_running_loop()
-        return await asyncio.wait_for(loop.run_in_executor(_threads(), in_thread), timeout + 2)
+        async with asyncio.timeout(timeout + 2):  # no extra task, unlike wait_for
+            return await asyncio.get_running_loop().run_in_executor(_threads(), in_thread)
     except TimeoutError:
         raise ConnectorError("timeout") from None

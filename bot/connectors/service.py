@@ -17,6 +17,7 @@ from datetime import datetime
 
 import pydantic
 from cachetools import TTLCache
+from prometheus_client import CollectorRegistry, Counter
 
 from bot.connectors.accounts import ProviderAccounts
 from bot.connectors.base import ActionContext, ActionResult, Connector, ConnectorError, truncate
@@ -88,8 +89,14 @@ def params_error(exc: pydantic.ValidationError) -> str:
 
 
 class ConnectorService:
-    def __init__(self, settings, sessions, crypto, slack_for: Callable[[Person], Awaitable], http_getter):
+    def __init__(self, settings, sessions, crypto, slack_for: Callable[[Person], Awaitable], http_getter,
+                 registry=None):
         self.settings = settings
+        # /metrics: every action run, by outcome (ok, or the error kind); never parameters or results.
+        self.calls = Counter(
+            "atom_connector_calls", "Connector actions run, by action and outcome", ["action", "outcome"],
+            registry=registry if registry is not None else CollectorRegistry(),
+        )
         self.registry = Registry(settings)
         # Every answer asks which services a person has (to offer tools): rows come from a read
         # cache that every write through this process clears (bot/readcache.py).
@@ -97,7 +104,7 @@ class ConnectorService:
         self.connections = Connections(sessions, on_change=self._rows.clear)
         self._timezones: TTLCache = TTLCache(maxsize=10_000, ttl=TIMEZONE_TTL)
         self.accounts = ProviderAccounts(settings, http_getter)
-        self.tokens = TokenKeeper(self.connections, crypto, self.accounts)
+        self.tokens = TokenKeeper(self.connections, crypto, self.accounts, cached=self._cached_row)
         self.slack_for = slack_for
         self.http = http_getter
         self.timeout = ACTION_TIMEOUT
@@ -115,6 +122,9 @@ class ConnectorService:
     async def _rows_of(self, person: Person):
         key = (person.enterprise_id, person.team_id, person.user_id)
         return await self._rows.get(key, lambda: self.connections.for_person(person))
+
+    async def _cached_row(self, person: Person, provider: str):
+        return (await self._rows_of(person)).get(provider)
 
     async def connected(self, person: Person) -> set[str]:
         """Connector names this person can use right now."""
@@ -159,9 +169,16 @@ class ConnectorService:
         try:
             result = await self._run(person, connector, action, parsed)
         except ConnectionBroken as exc:
+            self.calls.labels(action.id, "not_connected" if exc.row is None else "broken").inc()
             return await self._broken(person, connector, exc)
         except ConnectorError as exc:
+            self.calls.labels(action.id, exc.kind).inc()
             return ActionResult(ok=False, error=error_text(connector, exc, self.timeout))
+        except Exception as exc:  # a bug here must not take the answer or the workflow down with it
+            log.error("connector action %s failed: %s", action.id, type(exc).__name__)
+            self.calls.labels(action.id, "error").inc()
+            return ActionResult(ok=False, error=f"Atom hit an unexpected problem using {connector.label}. Try again later.")
+        self.calls.labels(action.id, "ok").inc()
         text, cut = truncate(result.text, action.max_chars)
         return result.model_copy(update={"text": text, "truncated": result.truncated or cut})
 
@@ -178,7 +195,8 @@ class ConnectorService:
         )
         for attempt in (1, 2):
             try:
-                return await asyncio.wait_for(action.run(ctx, parsed), self.timeout + 5)
+                async with asyncio.timeout(self.timeout + 5):
+                    return await action.run(ctx, parsed)
             except TimeoutError:
                 raise ConnectorError("timeout") from None
             except ConnectorError as exc:
@@ -186,6 +204,10 @@ class ConnectorService:
                     await asyncio.sleep(exc.retry_after or 1.0)
                     continue
                 if exc.kind == "unauthorized" and row is not None:
+                    if attempt == 1:
+                        # Expired early, or refreshed elsewhere: one refresh (shared), one retry.
+                        row, ctx.token = await self.tokens.access(person, connector.provider, rejected=ctx.token)
+                        continue
                     raise await self.tokens.broken(row, f"{connector.label} refused Atom's access token") from None
                 raise
         raise AssertionError("unreachable")

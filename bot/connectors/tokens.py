@@ -42,8 +42,11 @@ def unseal(crypto: Crypto, token: str) -> tuple[Secret, Secret | None]:
 
 
 class TokenKeeper:
-    def __init__(self, connections: Connections, crypto: Crypto, accounts: ProviderAccounts):
+    def __init__(self, connections: Connections, crypto: Crypto, accounts: ProviderAccounts, cached=None):
         self.connections = connections
+        # Rows (tokens still encrypted) from the service's read cache, which every write through
+        # this process clears; a refresh always re-reads the database under the lock.
+        self._cached = cached or connections.get
         self.crypto = crypto
         self.accounts = accounts
         self._locks: weakref.WeakValueDictionary[tuple, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -73,24 +76,29 @@ class TokenKeeper:
     def _fresh(row: ConnectionRow, now: datetime) -> bool:
         return row.expires_at is None or row.expires_at - now > REFRESH_AHEAD
 
-    async def access(self, person: Person, provider: str, *, force_refresh: bool = False) -> tuple[ConnectionRow, Secret]:
-        """The connection and a usable access token. Raises ConnectionBroken or ConnectorError."""
-        row = await self.connections.get(person, provider)
+    async def access(
+        self, person: Person, provider: str, *, force_refresh: bool = False, rejected: Secret | None = None
+    ) -> tuple[ConnectionRow, Secret]:
+        """The connection and a usable access token. Raises ConnectionBroken or ConnectorError.
+
+        `rejected`: a token the service just refused (401); it is replaced, once for all callers."""
+        force_refresh = force_refresh or rejected is not None
+        row = await (self.connections.get(person, provider) if force_refresh else self._cached(person, provider))
         if row is None:
             raise ConnectionBroken(None, "not connected")
         if row.status != "ok":
             raise ConnectionBroken(row, row.status_detail or "it needs reconnecting")
         if not force_refresh and self._fresh(row, datetime.now(UTC)):
             return row, self._open(row)[0]
-        stale_secret = row.secret
+        stale = rejected or self._open(row)[0]
         async with self._lock(person, provider):
             # Whoever waited re-reads: the first caller has refreshed for everyone.
             row = await self.connections.get(person, provider)
             if row is None or row.status != "ok":
                 raise ConnectionBroken(row, "it needs reconnecting")
-            if row.secret != stale_secret or (not force_refresh and self._fresh(row, datetime.now(UTC))):
-                return row, self._open(row)[0]
             access, refresh = self._open(row)
+            if access != stale or (not force_refresh and self._fresh(row, datetime.now(UTC))):
+                return row, access
             if refresh is None:
                 raise await self.broken(row, "the provider gave no refresh token")
             try:

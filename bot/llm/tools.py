@@ -260,9 +260,8 @@ class ToolLoop:
         if action.status:
             await reply.status(f"is {action.status[0].lower()}{action.status[1:]}")
         try:
-            outcome = await asyncio.wait_for(
-                self.connectors.run_action(person, action.id, params), self.tool_timeout
-            )
+            async with asyncio.timeout(self.tool_timeout):
+                outcome = await self.connectors.run_action(person, action.id, params)
         except TimeoutError:
             return as_data(action.id, False, f"The tool did not finish within {self.tool_timeout:.0f} seconds. "
                            "Tell the person; do not guess the result.")

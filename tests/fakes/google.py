@@ -89,6 +89,7 @@ class FakeGoogle:
         self.url = ""
         self.in_flight = 0
         self.max_in_flight = 0
+        self.server_seconds = 0.0  # time spent inside handlers (benchmarks subtract it)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -167,6 +168,13 @@ class FakeGoogle:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler):
+        started = time.perf_counter()
+        try:
+            return await self._serve(request, handler)
+        finally:
+            self.server_seconds += time.perf_counter() - started
+
+    async def _serve(self, request: web.Request, handler):
         self.requests.append((request.method, request.path_qs, dict(request.headers)))
         api = not request.path.startswith(("/o/oauth2", "/token", "/revoke"))
         if api and self.delay:

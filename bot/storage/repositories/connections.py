@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -213,6 +213,10 @@ class Approvals:
                     user_id=person.user_id, action_id=action_id, params=params, status="pending",
                     created_at=utcnow(), expires_at=expires_at,
                 )
+            )
+            # Decided or expired a week ago: nothing left to click, nothing worth keeping.
+            await session.execute(
+                delete(ConnectorApproval).where(ConnectorApproval.expires_at < utcnow() - timedelta(days=7))
             )
         return approval_id
 
