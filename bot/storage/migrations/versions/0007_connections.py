@@ -1,14 +1,14 @@
 """Connectors: per-person OAuth connections (tokens encrypted), pending OAuth states, approvals.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0010 (chained after main's 0010 in the workflow branch; was 0004)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
