@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import signal
 import sys
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.logs import setup_logging
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing slows `atom schedule`'s start
+if TYPE_CHECKING:
+    from bot.config import Settings
 
-log = logging.getLogger("bot")
 EXIT_CONFIG = 2  # configuration missing or malformed (README, "Command line")
 EXIT_UNAVAILABLE = 1  # the database (or the port) cannot be used; also `atom doctor` finding problems
 
@@ -29,11 +27,26 @@ def _parser() -> argparse.ArgumentParser:
     keys_sub.add_parser(
         "rotate", help="re-encrypt every stored secret with the first key of ATOM_ENCRYPTION_KEYS"
     )
+    schedule = sub.add_parser("schedule", help="read a schedule phrase and print it as JSON (no settings needed)")
+    schedule.add_argument("phrase", nargs="*", help='for example "every weekday at 9am"')
+    schedule.add_argument("--tz", default="UTC", help="the IANA zone the phrase is in (default UTC)")
+    schedule.add_argument("--now", default=None, help="ISO 8601 time to read the phrase at (default: now)")
+    schedule.add_argument("--count", default="5", help="how many next runs to list (default 5)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "schedule":
+        # Settings-free and fast: nothing below (config, logging, database, Slack) is imported.
+        from bot.workflows.schedule_cli import run
+
+        return run(args.phrase, tz=args.tz, now=args.now, count=args.count)
+    import asyncio
+
+    from bot.config import ConfigError, load_settings
+    from bot.logs import setup_logging
+
     try:
         if args.command == "keys" and args.keys_command == "generate":
             from cryptography.fernet import Fernet
@@ -70,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(force_http: bool) -> int:
+    import asyncio
+
+    from bot.config import load_settings
+    from bot.logs import setup_logging
+
     # A SIGTERM while Python is still importing and configuring is noted, not fatal: run_forever
     # takes over the signal as soon as its loop runs and then stops cleanly at once.
     terminated: list[int] = []
@@ -83,10 +101,16 @@ def _run(force_http: bool) -> int:
         asyncio.run(run_forever(settings, stop_requested=lambda: bool(terminated)))
     except Exception as exc:
         if why := startup_problem(exc):
-            log.error("Atom could not start: %s", why)
+            _log().error("Atom could not start: %s", why)
             return EXIT_UNAVAILABLE
         raise
     return 0
+
+
+def _log():
+    import logging  # not at import time: `atom schedule` starts without it
+
+    return logging.getLogger("bot")
 
 
 def startup_problem(exc: Exception) -> str | None:
@@ -103,7 +127,7 @@ def startup_problem(exc: Exception) -> str | None:
 
 def _announce_key_file(settings: Settings) -> None:
     if settings.encryption_key_file is not None:
-        log.warning(
+        _log().warning(
             "ATOM_ENCRYPTION_KEYS is not set: using the key file %s (mode 0600), created on first start. "
             "Back it up: without it, stored provider keys cannot be decrypted. For production, set "
             "ATOM_ENCRYPTION_KEYS (see `atom keys generate`).",

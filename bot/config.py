@@ -74,6 +74,10 @@ class Settings:
     slack_max_wait: float = 5.0
     long_wait: float = 8.0
     history_days: int = 30
+    # Workflows: how late a scheduled run may still start, and how many may be enabled at once.
+    workflow_grace_seconds: int = 600
+    workflow_limit_person: int = 25
+    workflow_limit_workspace: int = 500
     log_level: str = "INFO"
     log_format: str = "text"
     force_http: bool = False
@@ -303,6 +307,19 @@ def load_settings(
             history_days = int(raw)
         else:
             problems.append(f"ATOM_HISTORY_DAYS={raw!r} must be a whole number of days (1–3650).")
+    workflow_numbers = {}
+    for name, default, low, high, unit in (
+        ("ATOM_WORKFLOW_MISFIRE_GRACE", 600, 0, 86_400, "seconds"),
+        ("ATOM_WORKFLOW_LIMIT_PER_PERSON", 25, 1, 10_000, "workflows"),
+        ("ATOM_WORKFLOW_LIMIT_PER_WORKSPACE", 500, 1, 1_000_000, "workflows"),
+    ):
+        raw = get(name)
+        workflow_numbers[name] = default
+        if raw:
+            if raw.isdigit() and low <= int(raw) <= high:
+                workflow_numbers[name] = int(raw)
+            else:
+                problems.append(f"{name}={raw!r} must be a whole number of {unit} ({low}–{high:,}).")
     level = (get("ATOM_LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:
         problems.append(f"ATOM_LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}.")
@@ -345,6 +362,9 @@ def load_settings(
         slack_max_wait=seconds["ATOM_SLACK_MAX_WAIT"],
         long_wait=seconds["ATOM_LONG_WAIT"],
         history_days=history_days,
+        workflow_grace_seconds=workflow_numbers["ATOM_WORKFLOW_MISFIRE_GRACE"],
+        workflow_limit_person=workflow_numbers["ATOM_WORKFLOW_LIMIT_PER_PERSON"],
+        workflow_limit_workspace=workflow_numbers["ATOM_WORKFLOW_LIMIT_PER_WORKSPACE"],
         log_level=level,
         log_format=log_format,
         force_http=force_http,

@@ -28,7 +28,7 @@ from bot.slack_client import build_client
 from bot.storage import migrate
 from bot.storage.encryption import Crypto
 from bot.storage.engine import create_engine, session_factory
-from bot.storage.repositories import EventClaims
+from bot.storage.repositories import EventClaims, Workflows
 from bot.usage import UsageService
 from bot.vault import EncryptionKeyMismatch, KeyVault
 
@@ -53,7 +53,11 @@ class Runtime:
     usage: UsageService | None = None
     pending: PendingWrites | None = None
     answers: AnswersInFlight | None = None
-    scheduler_running: bool = False
+    scheduler_running: bool = False  # housekeeping's loop is alive (set by the server)
+    workflows: Workflows | None = None
+    workflow_scheduler: object | None = None  # bot.workflows.scheduler.WorkflowScheduler
+    workflow_runner: object | None = None
+    workflow_service: object | None = None
     connectors: ConnectorService | None = None
     _own_http: aiohttp.ClientSession | None = field(default=None, repr=False)
 
@@ -70,6 +74,10 @@ class Runtime:
             self.settings, self.sessions, self.crypto, self.slack_for, self.http_session, self.metrics.registry
         )
         self.answers = AnswersInFlight(self.sessions, self.crypto)
+        self.workflows = Workflows(self.sessions)
+        from bot.workflows import assemble
+
+        assemble(self)
 
     def http_session(self) -> aiohttp.ClientSession:
         """Atom's shared aiohttp session (the Slack client's), for connector calls."""

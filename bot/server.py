@@ -122,7 +122,9 @@ def build_web_app(
             checks["database"] = "ok"
         except Exception as exc:  # readiness reports, it does not raise
             checks["database"] = f"unreachable: {type(exc).__name__}"
-        checks["scheduler"] = "ok" if runtime.scheduler_running else "not running"
+        workflows = runtime.workflow_scheduler
+        running = runtime.scheduler_running and (workflows is None or workflows.running)
+        checks["scheduler"] = "ok" if running else "not running"
         checks["accepting"] = "ok" if runtime.inflight.accepting else "shutting down"
         if socket_connected is not None:
             checks["slack_socket"] = "ok" if socket_connected() else "connecting"
@@ -193,6 +195,8 @@ class AtomServer:
         self._housekeeping = asyncio.create_task(run_periodically(self.runtime), name="atom-housekeeping")
         # /readyz reports the periodic jobs (housekeeping, for now) as the scheduler: up while it runs.
         self.runtime.scheduler_running = True
+        # Workflows: the table is the source of truth; the scheduler is rebuilt from it at each start.
+        await self.runtime.workflow_scheduler.start()
         runtime = self.runtime
         self._housekeeping.add_done_callback(lambda _task: setattr(runtime, "scheduler_running", False))
         authorization = None
@@ -250,6 +254,7 @@ class AtomServer:
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
+        await self.runtime.workflow_scheduler.stop()  # no new runs; runs already started finish below
         drained = await self.runtime.inflight.drain(grace)
         if not drained:
             log.warning(

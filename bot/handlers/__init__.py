@@ -77,6 +77,7 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
         keys,
         lifecycle,
         messages,
+        workflows,
     )
     from bot.viewing import ViewMemory
 
@@ -86,7 +87,7 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
     conversations = ConversationService(runtime, runtime.memory, runtime.usage, runtime.cooldowns)
     # Bolt tries listeners in registration order, building each matcher's arguments: the most
     # frequent requests (messages) go first.
-    messages.register(surface, runtime, conversations, views)
+    messages.register(surface, runtime, conversations, views, scheduled=workflows.dm_planning(runtime))
     commands.register(surface, runtime, routes)
     agent.register(surface, runtime, views)  # before home: the Messages tab's app_home_opened
     home_tab = home.register(surface, runtime)
@@ -95,6 +96,7 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
     assistant.register(surface, runtime, conversations, views)
     connections.register(surface, runtime, routes, home_tab)
     delivery.register(surface, runtime, conversations)
+    workflows.register(surface, runtime, routes, home_tab)
     lifecycle.register(surface, runtime)
     fallback.register(surface)  # last: catches what no listener above claimed
     return surface

@@ -29,10 +29,19 @@ class HomeTab:
             usage_blocks(summary) + [settings_button()],
             key_views.provider_blocks(states),
             connections_blocks(await self.runtime.connectors.states(person)),
+            await self.workflows_section(client, person),
         ]
         if await self.runtime.admins.is_admin(client, person):
             sections.append(key_views.admin_blocks(states))
         await client.views_publish(user_id=person.user_id, view=home_view(sections))
+
+
+    async def workflows_section(self, client, person: Person) -> list:
+        from bot.handlers.workflows import zone_of
+        from bot.views.workflows import HOME_LIMIT, list_blocks
+
+        overviews = await self.runtime.workflow_service.overview(person)
+        return list_blocks(overviews, await zone_of(client, person), limit=HOME_LIMIT)
 
 
 def register(surface, runtime: Runtime) -> HomeTab:

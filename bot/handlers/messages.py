@@ -27,7 +27,12 @@ def _from_a_person(event: dict) -> bool:
     return event.get("subtype") in PERSON_SUBTYPES and not event.get("bot_id")
 
 
-def register(surface, runtime: Runtime, conversations: ConversationService, views: ViewMemory) -> None:
+def register(
+    surface, runtime: Runtime, conversations: ConversationService, views: ViewMemory, scheduled=None
+) -> None:
+    """`scheduled`: (text) → bool and (person, event, client) → plan, for DMs that clearly ask for a
+    workflow (bot/handlers/workflows.py); None leaves every DM to the assistant."""
+
     async def answer(client, context, event, thread_ts: str | None, where: str, top_level=False) -> None:
         person = Person.from_context(context)
         ask = Ask(person, event.get("text") or "", event["channel"], thread_ts, where, top_level=top_level)
@@ -49,6 +54,10 @@ def register(surface, runtime: Runtime, conversations: ConversationService, view
     @surface.event("message.im")
     async def on_dm(body, event, client, context):
         if _from_a_person(event) and await first_delivery(runtime, body):
+            if scheduled is not None and scheduled[0](event.get("text") or ""):
+                async with runtime.inflight.hold():
+                    await scheduled[1](Person.from_context(context), event, client)
+                return
             thread_ts = event.get("thread_ts")
             await answer(client, context, event, thread_ts or event["ts"], "dm", top_level=thread_ts is None)
 

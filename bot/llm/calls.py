@@ -164,9 +164,12 @@ class ModelCaller:
         stream: bool = True,
         on_failover: FailoverSink | None = None,
         on_try: Callable[[ModelSpec], None] | None = None,
+        extra: Mapping[str, object] | Callable[[ModelSpec], Mapping[str, object]] | None = None,
     ) -> CallResult:
         """Try each candidate in order until one answers. Text streams to `on_text`; a failure
-        before the first token moves on to the next candidate, one after it cuts the answer."""
+        before the first token moves on to the next candidate, one after it cuts the answer.
+        `extra`: more litellm parameters for each candidate, or a function of the candidate's model
+        giving them (a workflow plan's `response_format` differs by provider)."""
         litellm = await litellm_async()
         result = CallResult()
         started = time.perf_counter()
@@ -187,6 +190,7 @@ class ModelCaller:
                 "timeout": self.timeout,
                 "max_retries": 0,
                 "max_tokens": max_tokens,
+                **((extra(model) if callable(extra) else extra) or {}),
             }
             try:
                 if stream:

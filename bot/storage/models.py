@@ -273,6 +273,65 @@ class ConnectorApproval(Base):
     __table_args__ = (Index("ix_connector_approvals_expires", "expires_at"),)
 
 
+# ---------------------------------------------------------------- workflows (issue 12)
+
+
+class Workflow(Base):
+    """A person's scheduled workflow: its spec (no secrets: keys and tokens are read at run time),
+    whether it runs, and when it runs next. This table, not the scheduler, is the source of truth."""
+
+    __tablename__ = "workflows"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(SlackId, default="")
+    team_id: Mapped[str] = mapped_column(SlackId)
+    user_id: Mapped[str] = mapped_column(SlackId)  # the owner: whose keys, connections and DM
+    name: Mapped[str] = mapped_column(String(80))
+    spec: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | enabled | paused
+    confirmed: Mapped[list] = mapped_column(JSON, default=list)  # side-effect fingerprints Enable confirmed
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_status: Mapped[str] = mapped_column(String(16), default="")
+    failures_in_row: Mapped[int] = mapped_column(Integer, default=0)
+    paused_reason: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        Index("ix_workflows_owner", "team_id", "user_id"),
+        Index("ix_workflows_status_next", "status", "next_run_at"),
+    )
+
+
+class WorkflowRun(Base):
+    """One run, or one missed occurrence, of a workflow. The unique (workflow, due time) pair is
+    the claim that makes each occurrence run once across replicas. `outputs` is encrypted: step
+    outputs hold people's mail and calendar text."""
+
+    __tablename__ = "workflow_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(36))
+    enterprise_id: Mapped[str] = mapped_column(SlackId, default="")
+    team_id: Mapped[str] = mapped_column(SlackId)
+    user_id: Mapped[str] = mapped_column(SlackId)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    trigger: Mapped[str] = mapped_column(String(16), default="schedule")  # schedule | manual | retry
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|success|failed|skipped|missed
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    steps: Mapped[list] = mapped_column(JSON, default=list)  # [{id, status, ms, chars, truncated, error}]
+    outputs: Mapped[str] = mapped_column(Text, default="")  # Fernet token of {step id: text (truncated)}
+    error: Mapped[str] = mapped_column(String(500), default="")
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "due_at", name="uq_workflow_runs_claim"),
+        Index("ix_workflow_runs_history", "workflow_id", "started_at"),
+    )
+
+
 # ---- Agent messaging: a top-level follow-up continues an earlier conversation (bot/memory.py) ----
 
 

@@ -21,6 +21,7 @@ from bot.storage.models import (
     ProviderCredential,
     ServiceConnection,
     SlackInstallation,
+    WorkflowRun,
 )
 
 BATCH = 500
@@ -30,6 +31,7 @@ ENCRYPTED_COLUMNS = (
     (SlackInstallation, ("enterprise_id", "team_id"), "secret", "Slack bot tokens"),
     (ConversationTurn, ("id",), "content", "conversation messages"),
     (Meta, ("name",), "value", "encryption canary"),
+    (WorkflowRun, ("id",), "outputs", "workflow run outputs"),
     (ServiceConnection, ("id",), "secret", "connected-service tokens"),
     (ConnectorOAuthState, ("state_hash",), "secret", "pending connection verifiers"),
     (ConnectorApproval, ("id",), "params", "actions awaiting approval"),

@@ -10,6 +10,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("/atom settings", "choose how Atom picks a model: Save, Balanced or Best"),
     ("/atom usage", "this month's requests, spend and savings"),
     ("/atom connect <service>", "connect Google Calendar, Gmail, Google Drive or Asana (private link)"),
+    ("/atom workflow <what and when>", "plan a scheduled workflow, e.g. `every weekday at 9, summarize my unread email`"),
+    ("/atom workflows", "your workflows: pause, resume, run now, edit, history, delete"),
     ("/atom forget", "delete your conversation history with Atom"),
     ("/atom admin", "workspace admins: providers, shared keys, budgets, audit log"),
     ("/atom help", "this list"),
@@ -28,7 +30,7 @@ def help_blocks(note: str | None = None) -> list:
             elements=[
                 MarkdownTextObject(
                     text="You can also DM me, open me in the Assistant panel, or mention @Atom in a channel. "
-                    "Coming soon: `/atom workflow`, `/atom workflows` and `/atom export`."
+                    "Coming soon: `/atom export`."
                 )
             ]
         )

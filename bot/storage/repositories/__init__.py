@@ -9,6 +9,7 @@ from bot.storage.repositories.keys import (
     WorkspaceBudgets,
     WorkspacePolicies,
 )
+from bot.storage.repositories.workflows import Workflows
 
 __all__ = [
     "AnswerRecords",
@@ -21,4 +22,5 @@ __all__ = [
     "UsageLog",
     "WorkspaceBudgets",
     "WorkspacePolicies",
+    "Workflows",
 ]
