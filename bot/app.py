@@ -30,6 +30,7 @@ BOT_SCOPES = (
     "groups:history",
     "groups:read",
     "im:history",
+    "im:write",
     "users:read",
 )
 
