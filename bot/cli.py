@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(force_http: bool) -> int:
     import asyncio
+    import signal
 
     from bot.config import load_settings
     from bot.logs import setup_logging

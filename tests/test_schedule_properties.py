@@ -182,3 +182,15 @@ def test_the_interval_floor_is_configurable(zone):
     with pytest.raises(ScheduleError, match="at most every hour"):
         parse_schedule("every 30 minutes", tz=zone, now=now, min_interval=timedelta(hours=1))
     assert parse_schedule("every 5 minutes", tz=zone, now=now, min_interval=timedelta(minutes=5)).rrule
+
+
+def test_dtstart_is_always_the_first_run():
+    """The stored DTSTART is the first run the person is shown (so "every other tuesday" counts
+    from that Tuesday, and no implementation that includes DTSTART by RFC 5545 runs extra)."""
+    for case in CASES:
+        if case.error is not None or not case.recurring:
+            continue
+        head = case.when.split("\n")[0]
+        zone_name, stamp = head.removeprefix("DTSTART;TZID=").split(":")
+        dtstart = datetime.strptime(stamp, "%Y%m%dT%H%M%S")
+        assert place(dtstart, ZoneInfo(zone_name)).isoformat() == case.runs[0], case.phrase
