@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing slows `atom schedule`'s start
