@@ -19,7 +19,7 @@ from bot.llm import routing
 from bot.llm.calls import CallResult, Cooldowns, ModelCaller
 from bot.llm.classify import classify, history_questions, previous_profile
 from bot.llm.credentials import Credential
-from bot.llm.models import available_models
+from bot.llm.models import available_models, catalog_ready
 from bot.llm.pricing import baseline_cost
 from bot.llm.providers import CATALOG, find_pasted_key
 from bot.llm.runtime import litellm_async
@@ -138,6 +138,7 @@ class ConversationService:
         if ask.use_history and not history and hasattr(reply, "new_thread"):
             await reply.new_thread(text)
         history = cap_history(history, history_budget(prefs.mode))  # oldest turns go first
+        await catalog_ready()  # never on the loop: it may wait for litellm's import
         plan = self.plan(prefs, text, history, credentials, self.cooldowns.active(person))
         if not plan.candidates:
             await reply.post(nothing_left_text([], plan.excluded))

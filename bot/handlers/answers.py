@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 from bot.conversations import Ask, ConversationService
 from bot.handlers.replies import EphemeralReply, ThreadReply
 from bot.identity import Person
-from bot.llm.models import available_models
+from bot.llm.models import available_models, catalog_ready
 from bot.runtime import Runtime
 from bot.usage import MODES, Preferences, UsageService
 from bot.views import serialise
@@ -72,6 +72,7 @@ def register(
         credentials = await runtime.vault.usable(person)
         azure = next((c for c in credentials if c.provider == "azure"), None)
         deployments = dict(azure.settings.get("deployments") or {}) if azure else None
+        await catalog_ready()
         available = available_models([c.provider for c in credentials], deployments)
         return sorted(m.litellm_name for models in available.values() for m in models)
 
