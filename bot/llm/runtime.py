@@ -49,9 +49,10 @@ def load_litellm() -> ModuleType:
             # every full collection scans them and stalls the event loop for hundreds of ms.
             gc.collect()
             gc.freeze()
-            from bot.logs import attach_redaction
+            from bot.logs import attach_redaction, quiet_libraries
 
-            attach_redaction()  # litellm adds its own log handlers at import
+            quiet_libraries()  # litellm adds its own log handlers and levels at import
+            attach_redaction()
     return _module
 
 
