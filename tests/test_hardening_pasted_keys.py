@@ -120,6 +120,9 @@ async def test_a_pasted_key_on_any_surface_reaches_no_model_and_no_storage(atom_
 # ------------------------------------------------------------------ logging at DEBUG
 
 
+WORKTREE = str(Path(__file__).resolve().parents[1])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -132,7 +135,7 @@ async def _run_atom_at_debug(fake_slack, fake_providers, tmp_path, encryption_ke
     port = _free_port()
     env = {
         "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "PYTHONPATH": WORKTREE,
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": fake_slack.url,

@@ -278,7 +278,7 @@ _CONTEXT_CHARS = 60
 
 def _looks_random(token: str, run: int) -> bool:
     """A run of `run`+ letters and digits with at least two of each: what generated keys are made of."""
-    for part in re.findall(r"[A-Za-z0-9]{%d,}" % run, token):
+    for part in re.findall(rf"[A-Za-z0-9]{{{run},}}", token):
         digits = sum(ch.isdigit() for ch in part)
         if digits >= 2 and len(part) - digits >= 2:
             return True
