@@ -13,7 +13,7 @@ from typing import Protocol
 
 from bot.admission import AdaptiveAdmission
 from bot.identity import Person
-from bot.llm import routing
+from bot.llm import endpoints, routing
 from bot.llm.calls import CallResult, Cooldowns, ModelCaller
 from bot.llm.classify import classify
 from bot.llm.credentials import Credential
@@ -66,7 +66,12 @@ class ConversationService:
         self.vault = runtime.vault
         self.memory = memory
         self.usage = usage
-        self.caller = ModelCaller(runtime.settings.provider_bases, runtime.settings.llm_timeout, cooldowns)
+        self.caller = ModelCaller(
+            runtime.settings.provider_bases,
+            runtime.settings.llm_timeout,
+            cooldowns,
+            endpoints.parse_networks(runtime.settings.allowed_private_networks),
+        )
         self.cooldowns = cooldowns
         metrics = runtime.metrics
 

@@ -127,6 +127,7 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
         state = (view.get("state") or {}).get("values") or {}
         values = {block: (fields.get("value") or {}).get("value") for block, fields in state.items()}
         submission = parse_submission(provider, scope, values)
+        submission.errors.update(await service.endpoint_errors(submission))
         if submission.errors:
             await ack(response_action="errors", errors=submission.errors)
             return

@@ -6,12 +6,12 @@ API lives. Adding a sixth provider is one more `Provider(...)` in `CATALOG`.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
+
+from bot.llm import endpoints
 
 MAX_KEY_LENGTH = 300  # real keys are under 200 characters
 AZURE_DEFAULT_API_VERSION = "2024-10-21"
@@ -68,28 +68,12 @@ KEY_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("gemini", re.compile(r"^AIza[0-9A-Za-z_\-]{30,}$")),
     ("openai", re.compile(r"^sk-(?!ant-)[A-Za-z0-9_\-]{20,}$")),
 )
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_https_url(value: str) -> str | None:
-    """None when `value` is an acceptable endpoint; else why not. https, or http on loopback only."""
-    parsed = urlparse(value)
-    if not parsed.scheme or not parsed.hostname:
-        return "That is not a URL. It looks like https://my-resource.openai.azure.com"
-    if parsed.scheme == "https":
-        return None
-    if parsed.scheme == "http" and is_loopback(parsed.hostname):
-        return None
-    return "The endpoint must start with https:// (plain http is allowed only for localhost)."
+    """None when `value` may be an endpoint; else why not (https, no internal names or numeric
+    tricks; see bot/llm/endpoints.py, which also resolves it before every connection)."""
+    return endpoints.syntax_problem(value)
 
 
 def parse_deployments(text: str) -> tuple[dict[str, str], str | None]:
