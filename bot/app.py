@@ -9,6 +9,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 
 from bot.handlers import Surface, register
+from bot.identity import UnverifiedRequest
 from bot.runtime import Runtime
 from bot.storage.installations import EncryptedInstallationStore
 
@@ -79,7 +80,12 @@ def build_app(runtime: Runtime) -> tuple[AsyncApp, Surface]:
     )
 
     @app.error
-    async def on_error(error, body, client, respond):
+    async def on_error(error, body, client, respond, response):
+        if isinstance(error, UnverifiedRequest):
+            log.info("ignored a request that names no person")
+            if response is not None:  # not acknowledged yet: a client error, not a server one
+                response.status, response.body = 400, '{"error": "the request names no person"}'
+            return
         runtime.metrics.handler_errors.inc()
         # The type and a short reason only: request bodies can carry people's text.
         log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)

@@ -25,7 +25,13 @@ from bot.llm.trimming import fit, litellm_counter
 from bot.memory import ConversationMemory, thread_key
 from bot.storage.models import utcnow
 from bot.usage import Preferences, UsageService
-from bot.views.answers import footer_blocks, nothing_left_text, switch_notes
+from bot.views.answers import (
+    MentionGuard,
+    footer_blocks,
+    neutralise_mentions,
+    nothing_left_text,
+    switch_notes,
+)
 from bot.views.keys import pasted_key_text
 from bot.views.messages import NO_KEY_TEXT, no_key_blocks, pasted_key_blocks
 
@@ -129,15 +135,23 @@ class ConversationService:
         await reply.status("is thinking…")
         messages = await self._messages(plan, history, text)
         by_provider = {c.provider: c for c in credentials}
+        guard = MentionGuard()  # a model's text never pings a channel or a person
+
+        async def on_text(delta: str) -> None:
+            if safe := guard.feed(delta):
+                await reply.append(safe)
+
         result = await self.caller.run(
             plan,
             by_provider,
             messages,
             person=person,
-            on_text=reply.append,
+            on_text=on_text,
             on_auth_failure=lambda credential: self._key_failed(person, credential),
             stream=getattr(reply, "streams", True),
         )
+        if tail := guard.flush():
+            await reply.append(tail)
         record_id = self.usage.new_id()
         if not result.answered:
             await reply.post(nothing_left_text(result.failures, plan.excluded))
@@ -156,7 +170,7 @@ class ConversationService:
         # Queued before the footer's buttons appear; their handlers flush the queue before reading,
         # so "Share" or "Why?" can never find nothing.
         self._store(ask, key, record_id, plan, result, baseline)
-        await reply.finish(footer, result.text)  # always: a stream is never left open
+        await reply.finish(footer, neutralise_mentions(result.text))  # always: a stream is never left open
         return result
 
     def _store(self, ask: Ask, key: str, record_id: str, plan, result: CallResult, baseline: float) -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+class UnverifiedRequest(ValueError):
+    """A signed request that names no person (Slack sends none such; a crafted one is ignored)."""
+
+
 @dataclass(frozen=True)
 class Person:
     enterprise_id: str
@@ -17,7 +21,7 @@ class Person:
         user_id = context.get("user_id") or ""
         team_id = context.get("team_id") or context.get("user_team_id") or ""
         if not user_id or not team_id:
-            raise ValueError("request carries no verified user")
+            raise UnverifiedRequest("request carries no verified user")
         return cls(enterprise_id=context.get("enterprise_id") or "", team_id=team_id, user_id=user_id)
 
     @property

@@ -9,7 +9,7 @@ from bot.identity import Person
 from bot.runtime import Runtime
 from bot.views import keys as key_views
 from bot.views.help import help_blocks
-from bot.views.home import home_view
+from bot.views.home import admin_unknown_blocks, home_view
 from bot.views.modal import info_modal
 from bot.views.usage import settings_button, usage_blocks
 
@@ -28,8 +28,11 @@ class HomeTab:
             usage_blocks(summary) + [settings_button()],
             key_views.provider_blocks(states),
         ]
-        if await self.runtime.admins.is_admin(client, person):
+        admin = await self.runtime.admins.is_admin_or_unknown(client, person)
+        if admin:
             sections.append(key_views.admin_blocks(states))
+        elif admin is None:
+            sections.append(admin_unknown_blocks())
         await client.views_publish(user_id=person.user_id, view=home_view(sections))
 
 
