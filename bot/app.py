@@ -72,8 +72,9 @@ def build_app(runtime: Runtime) -> tuple[AsyncApp, Surface]:
     app = AsyncApp(
         client=runtime.client,
         signing_secret=settings.slack_signing_secret or "",
-        # Socket Mode requests are authenticated by the websocket itself and carry no signature.
-        request_verification_enabled=bool(settings.slack_signing_secret),
+        # HTTP requests are verified in bot/server.py before Bolt sees them (Bolt would log an
+        # unverified body first); Socket Mode requests are authenticated by the websocket itself.
+        request_verification_enabled=False,
         process_before_response=False,
         oauth_settings=oauth_settings(runtime) if multi_workspace else None,
         logger=logging.getLogger("slack_bolt.App"),
