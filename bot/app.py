@@ -9,7 +9,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 
 from bot.handlers import Surface, register
-from bot.identity import UnverifiedRequest
+from bot.identity import UnverifiedRequest, remember_asker
 from bot.runtime import Runtime
 from bot.storage.installations import EncryptedInstallationStore
 
@@ -92,5 +92,6 @@ def build_app(runtime: Runtime) -> tuple[AsyncApp, Surface]:
         log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
         await tell_sorry(body, client, respond)
 
+    app.use(remember_asker)  # the asker's own team, for whose keys and budget apply
     surface = register(app, runtime)
     return app, surface

@@ -30,7 +30,8 @@ class HomeTab:
         ]
         admin = await self.runtime.admins.is_admin_or_unknown(client, person)
         if admin:
-            sections.append(key_views.admin_blocks(states))
+            allowed = await self.runtime.vault.allows_external(person)
+            sections.append(key_views.admin_blocks(states, allowed))
         elif admin is None:
             sections.append(admin_unknown_blocks())
         await client.views_publish(user_id=person.user_id, view=home_view(sections))

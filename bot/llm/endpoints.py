@@ -91,8 +91,6 @@ def is_loopback_host(host: str) -> bool:
 
 def syntax_problem(value: str) -> str | None:
     """None when `value` may be an endpoint (before resolving it); else what to tell the person."""
-    if odd := _odd_character(value):
-        return f"The endpoint contains a character that never appears in one ({odd}). Paste just the URL."
     try:
         parsed = urlsplit(value)
         host = parsed.hostname or ""
@@ -101,6 +99,8 @@ def syntax_problem(value: str) -> str | None:
         return NOT_A_URL
     if not parsed.scheme or not host:
         return NOT_A_URL
+    if odd := _odd_character(value):
+        return f"The endpoint contains a character that never appears in one ({odd}). Paste just the URL."
     if "@" in parsed.netloc:
         return "The endpoint must not contain a user name or password (remove the part before @)."
     if not host.isascii():
