@@ -42,6 +42,7 @@ def load_litellm() -> ModuleType:
             import litellm
 
             litellm.suppress_debug_info = True
+            litellm.set_verbose = False  # its request dumps carry questions and parts of keys
             litellm.telemetry = False
             litellm.drop_params = True
             _module = litellm
