@@ -83,6 +83,7 @@ async def _ask_everywhere(atom, where: str, text: str) -> None:
     elif where == "thread":
         mention = payloads.app_mention_event("first question")
         await client.event(mention)
+        await atom.slack.wait_for("chat.stopStream", timeout=30)  # answered, so the thread is known
         await settle(atom)
         atom.slack.reset()
         atom.providers.clear()
