@@ -69,3 +69,15 @@ def streamed_text(slack) -> str:
                 text.append(chunk.get("text", ""))
             text.append(call.params.get("markdown_text") or "")
     return "".join(text)
+
+
+async def eventually(check, timeout: float = 30.0) -> None:
+    """Wait until `check()` is true (a reply reached the fake Slack, say): `settle` alone can
+    return before a listener on a loaded machine has even started."""
+    import asyncio
+
+    for _ in range(int(timeout / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    assert check()

@@ -13,7 +13,7 @@ from bot.identity import Person
 from bot.llm.endpoints import address_problem, parse_networks
 from bot.storage.encryption import Secret
 from tests.fakes import payloads
-from tests.keyhelpers import AZURE_KEY, azure_fields, credentials, settle, submit_key
+from tests.keyhelpers import AZURE_KEY, azure_fields, credentials, eventually, settle, submit_key
 
 REFUSED = [
     "https://169.254.169.254/",
@@ -109,6 +109,7 @@ async def _store_azure(atom, endpoint: str) -> None:
 async def test_an_answer_that_cannot_connect_blames_the_connection_not_the_server(atom_sqlite):
     await _store_azure(atom_sqlite, f"http://127.0.0.1:{_closed_port()}/azure")
     await atom_sqlite.client.event(payloads.message_im_event("hello there"))
+    await eventually(lambda: "Azure endpoint" in atom_sqlite.slack.all_text())
     await settle(atom_sqlite)
     said = atom_sqlite.slack.all_text()
     assert "could not connect to your Azure endpoint" in said
@@ -120,6 +121,7 @@ async def test_the_address_is_checked_again_before_connecting(atom_sqlite):
     the rule) gets no request: the key never leaves."""
     await _store_azure(atom_sqlite, "https://10.9.8.7")
     await atom_sqlite.client.event(payloads.message_im_event("hello there"))
+    await eventually(lambda: "Azure endpoint" in atom_sqlite.slack.all_text())
     await settle(atom_sqlite)
     assert "did not connect to your Azure endpoint" in atom_sqlite.slack.all_text()
     assert atom_sqlite.providers.requests == []

@@ -14,7 +14,7 @@ from bot.storage.models import UsageRecord
 from bot.views.answers import MentionGuard, neutralise_mentions
 from tests.fakes import payloads
 from tests.fakes.slack import Scripted
-from tests.keyhelpers import give_keys, settle
+from tests.keyhelpers import eventually, give_keys, settle
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -139,6 +139,7 @@ async def test_a_models_mentions_ping_nobody(atom_sqlite, where):
         await atom_sqlite.client.event(payloads.app_mention_event("say hi to everyone"))
     else:
         await atom_sqlite.client.command("ask say hi to everyone")
+    await eventually(lambda: "oncall" in " ".join(str(c.params) for c in atom_sqlite.slack.calls))
     await settle(atom_sqlite)
     assert atom_sqlite.providers.requests  # the model was asked and answered
     sent = " ".join(str(c.params) for c in atom_sqlite.slack.calls)

@@ -10,7 +10,7 @@ from bot.identity import Person, asker_workspace
 from bot.storage.models import ConversationTurn, UsageRecord
 from bot.views.messages import NO_KEY_TEXT
 from tests.fakes import payloads
-from tests.keyhelpers import OPENAI_KEY, settle, submit_key
+from tests.keyhelpers import OPENAI_KEY, eventually, settle, submit_key
 
 ADMIN = {"id": "UADMIN", "team_id": "T1", "is_admin": True, "is_owner": False, "real_name": "Ada Admin"}
 OUTSIDER = {"id": "UEXT", "team_id": "TEXT", "is_admin": True, "real_name": "Olga Outsider"}
@@ -36,15 +36,26 @@ async def _host_with_a_workspace_key(atom) -> None:
     atom.providers.clear()
 
 
+async def _toggle(atom, value: str, user_id: str = "UADMIN", team_id: str = "T1", shows: str = "views.publish"):
+    before = len(atom.slack.calls_to(shows))
+    await atom.client.block_action(
+        "ws_external_toggle", value=value, user_id=user_id, team_id=team_id, view={"type": "home", "id": "VH"}
+    )
+    await atom.slack.wait_for(shows, count=before + 1, timeout=30)
+    await settle(atom)
+
+
 async def test_an_outsider_never_spends_the_hosts_shared_key_by_default(atom_sqlite):
     await _host_with_a_workspace_key(atom_sqlite)
     await atom_sqlite.client.post_json(_connect_mention("what is the capital of France?"))
+    await eventually(lambda: NO_KEY_TEXT[:40] in atom_sqlite.slack.all_text())
     await settle(atom_sqlite)
     assert atom_sqlite.providers.requests == []  # the host's key was not used
     assert NO_KEY_TEXT[:40] in atom_sqlite.slack.all_text()
 
     # The host's own people still use it.
     await atom_sqlite.client.post_json(_connect_mention("and of Spain?", user="U1", team="T1"))
+    await atom_sqlite.slack.wait_for("chat.stopStream", timeout=30)
     await settle(atom_sqlite)
     [request] = atom_sqlite.providers.requests
     assert OPENAI_KEY in str(request.headers)
@@ -52,23 +63,22 @@ async def test_an_outsider_never_spends_the_hosts_shared_key_by_default(atom_sql
 
 async def test_the_hosts_admin_can_allow_outsiders_and_their_own_team_owns_the_records(atom_sqlite):
     await _host_with_a_workspace_key(atom_sqlite)
-    home = {"type": "home", "id": "VH"}
     await atom_sqlite.client.event(payloads.app_home_opened_event(user="UADMIN"))
+    await atom_sqlite.slack.wait_for("views.publish", timeout=30)
     await settle(atom_sqlite)
     admin_home = str(atom_sqlite.slack.calls_to("views.publish")[-1].params["view"])
     assert "People from other organisations" in admin_home and "Not allowed" in admin_home
 
     # Someone from the other organisation cannot flip the host's setting.
-    await atom_sqlite.client.block_action("ws_external_toggle", value="on", user_id="UEXT", team_id="TEXT", view=home)
-    await settle(atom_sqlite)
+    await _toggle(atom_sqlite, "on", user_id="UEXT", team_id="TEXT", shows="views.open")
     assert not await atom_sqlite.runtime.vault.policies.allows_external("", "T1")
 
-    await atom_sqlite.client.block_action("ws_external_toggle", value="on", user_id="UADMIN", view=home)
-    await settle(atom_sqlite)
+    await _toggle(atom_sqlite, "on")
     assert await atom_sqlite.runtime.vault.policies.allows_external("", "T1")
     assert "Allowed" in str(atom_sqlite.slack.calls_to("views.publish")[-1].params["view"])
 
     await atom_sqlite.client.post_json(_connect_mention("what is the capital of France?"))
+    await atom_sqlite.slack.wait_for("chat.stopStream", timeout=30)
     await settle(atom_sqlite)
     [request] = atom_sqlite.providers.requests
     assert OPENAI_KEY in str(request.headers)
@@ -79,10 +89,10 @@ async def test_the_hosts_admin_can_allow_outsiders_and_their_own_team_owns_the_r
     assert (usage.team_id, usage.user_id, usage.key_scope) == ("TEXT", "UEXT", "host")
     assert turns and {t.team_id for t in turns} == {"TEXT"}  # their memory is their team's
 
-    await atom_sqlite.client.block_action("ws_external_toggle", value="off", user_id="UADMIN", view=home)
-    await settle(atom_sqlite)
+    await _toggle(atom_sqlite, "off")
     atom_sqlite.providers.clear()
     await atom_sqlite.client.post_json(_connect_mention("and of Spain?"))
+    await eventually(lambda: NO_KEY_TEXT[:40] in atom_sqlite.slack.all_text())
     await settle(atom_sqlite)
     assert atom_sqlite.providers.requests == []
 

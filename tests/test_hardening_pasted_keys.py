@@ -18,7 +18,16 @@ from bot.llm.providers import find_pasted_key
 from tests.conftest import SIGNING_SECRET
 from tests.fakes import payloads
 from tests.fakes.signing import SlackRequestClient
-from tests.keyhelpers import AZURE_KEY, KEYS, azure_fields, credentials, form_values, give_keys, settle
+from tests.keyhelpers import (
+    AZURE_KEY,
+    KEYS,
+    azure_fields,
+    credentials,
+    eventually,
+    form_values,
+    give_keys,
+    settle,
+)
 
 AZURE_84 = "7Qm2Xc9Lp4Rt8Vw1Yz6Bn3Kd5Fg0Hj2AbCdEfGhIjKlMnOpQrStUv" + "JQQJ99BDACYeBjFXJ3w3AAABACOGx1Y"
 FORMATS = {
@@ -98,8 +107,8 @@ async def _ask_everywhere(atom, where: str, text: str) -> None:
                  "thread_ts": root["ts"]}
         atom.slack.messages["C1"] = [root, reply]
         await client.shortcut_message("summarize_thread", message=root)
+    await eventually(lambda: "revoke" in atom.slack.all_text())
     await settle(atom)
-    assert "revoke" in atom.slack.all_text()
 
 
 @pytest.mark.parametrize("where", ["dm", "mention", "thread", "assistant", "command", "summarize"])
