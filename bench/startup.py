@@ -10,7 +10,7 @@ What it measures
     * time to first ack - from just before the spawn, a signed `/atom help` slash command is sent
       every 20 ms (connection refused and errors just mean "not yet") until the first HTTP 200.
       This covers interpreter start, imports, configuration, migrations, the HTTP listener and
-      the first request itself (including Bolt's lazy `auth.test` against the fake Slack).
+      the first request itself (Slack's `auth.test` is made during start-up, against the fake Slack).
     * RSS at first ack - VmRSS from /proc/<pid>/status right after that 200.
     * idle RSS - Atom imports litellm in a background thread after it starts listening. The RSS
       and CPU time of the process are sampled every 100 ms until, over the last `--settle`

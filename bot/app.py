@@ -11,6 +11,8 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from bot.handlers import Surface, register
 from bot.identity import UnverifiedRequest, remember_asker
 from bot.runtime import Runtime
+from bot.slack_auth import InstalledBotAuthorization, StartupAuthorization
+from bot.slack_client import build_client
 from bot.storage.installations import EncryptedInstallationStore
 
 log = logging.getLogger(__name__)
@@ -66,17 +68,36 @@ async def tell_sorry(body: dict, client, respond) -> None:
         log.warning("could not tell the person about a failure: %s", type(exc).__name__)
 
 
-def build_app(runtime: Runtime) -> tuple[AsyncApp, Surface]:
+def build_app(
+    runtime: Runtime, authorization: StartupAuthorization | None = None
+) -> tuple[AsyncApp, Surface]:
+    """`authorization`: with one workspace, the one whose `auth.test` ran at start (else made here,
+    and Bolt's first request makes that call)."""
     settings = runtime.settings
     multi_workspace = settings.oauth_install and not settings.slack_bot_token
+    oauth = oauth_settings(runtime) if multi_workspace else None
+    # Neither mode calls auth.test inside a request (bot/slack_auth.py). The token comes from the
+    # authorization, so Bolt's own client carries none (Bolt warns about a token it would ignore).
+    if oauth is not None:
+        authorize = InstalledBotAuthorization(
+            logger=log,
+            installation_store=oauth.installation_store,
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret,
+            bot_only=True,
+            client=runtime.client,
+        )
+    else:
+        authorize = authorization or StartupAuthorization(runtime.client)
     app = AsyncApp(
-        client=runtime.client,
+        client=build_client(settings.slack_api_url, session=runtime.client.session),
         signing_secret=settings.slack_signing_secret or "",
         # HTTP requests are verified in bot/server.py before Bolt sees them (Bolt would log an
         # unverified body first); Socket Mode requests are authenticated by the websocket itself.
         request_verification_enabled=False,
         process_before_response=False,
-        oauth_settings=oauth_settings(runtime) if multi_workspace else None,
+        oauth_settings=oauth,
+        authorize=authorize,
         logger=logging.getLogger("slack_bolt.App"),
     )
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 
 log = logging.getLogger("bot")
-EXIT_CONFIG = 2
+EXIT_CONFIG = 2  # configuration missing or malformed (README, "Command line")
+EXIT_UNAVAILABLE = 1  # the database (or the port) cannot be used; also `atom doctor` finding problems
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,21 +59,32 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A database that cannot be reached is the operator's to fix: one line, not a traceback.
+        if why := startup_problem(exc):
+            command = " ".join(filter(None, (args.command, getattr(args, "keys_command", None))))
+            print(f"atom {command}: {why}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+        raise
     return 1
 
 
 def _run(force_http: bool) -> int:
+    # A SIGTERM while Python is still importing and configuring is noted, not fatal: run_forever
+    # takes over the signal as soon as its loop runs and then stops cleanly at once.
+    terminated: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _frame: terminated.append(signum))
     settings = load_settings(create_key_file=True, force_http=force_http)
     setup_logging(settings.log_level, settings.log_format, log_content=settings.log_content)
     _announce_key_file(settings)
     from bot.server import run_forever
 
     try:
-        asyncio.run(run_forever(settings))
+        asyncio.run(run_forever(settings, stop_requested=lambda: bool(terminated)))
     except Exception as exc:
         if why := startup_problem(exc):
             log.error("Atom could not start: %s", why)
-            return 1
+            return EXIT_UNAVAILABLE
         raise
     return 0
 
@@ -83,9 +96,8 @@ def startup_problem(exc: Exception) -> str | None:
     if isinstance(exc, OSError) and getattr(exc, "errno", None) == 98:
         return f"{exc.strerror}: another process uses ATOM_PORT; stop it or choose another port."
     if isinstance(exc, SQLAlchemyError | OSError) or type(exc).__module__.startswith("asyncpg"):
-        return (
-            f"{type(exc).__name__}: {exc}. Check ATOM_DATABASE_URL and that the database server is running."
-        )
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else f"{type(exc).__name__} (no answer)"
+        return f"{what}. Check ATOM_DATABASE_URL and that the database server is running."
     return None
 
 

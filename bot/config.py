@@ -118,6 +118,14 @@ def _url(value: str, name: str, problems: list[str], schemes=("http", "https")) 
     return value
 
 
+def _without_password(rest: str) -> str:
+    """`user:secret@host/db` → `user:***@host/db`: messages may be read by anyone with the logs."""
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return rest
+    return f"{credentials.split(':', 1)[0]}:***@{host}"
+
+
 def sqlite_path(database_url: str) -> Path | None:
     """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
     if not database_url.startswith("sqlite"):
@@ -213,7 +221,7 @@ def load_settings(
         if database_url.startswith(("postgres://", "postgresql://", "postgresql+psycopg")):
             problems.append(
                 f"ATOM_DATABASE_URL uses a synchronous driver; use the async one: "
-                f"postgresql+asyncpg://{database_url.split('://', 1)[-1]}"
+                f"postgresql+asyncpg://{_without_password(database_url.split('://', 1)[-1])}"
             )
         elif database_url.startswith("sqlite:"):
             problems.append(
@@ -242,18 +250,19 @@ def load_settings(
                 "ATOM_ENCRYPTION_KEYS is required with this database: "
                 f"{KEY_GENERATE_HINT} and keep it safe (it decrypts every stored provider key)."
             )
-        elif key_file.exists() or create_key_file:
+        elif key_file.exists():
             try:
-                key, _created = load_or_create_embedded_key(key_file)
+                key = key_file.read_text().strip()
+            except OSError as exc:
+                problems.append(f"Cannot read the key file {key_file}: {exc.strerror}.")
+            else:
                 if _valid_fernet(key):
                     keys = (key,)
                 else:
                     problems.append(
                         f"The key file {key_file} does not hold a Fernet key: restore it from backup."
                     )
-            except OSError as exc:
-                problems.append(f"Cannot read or create the key file {key_file}: {exc.strerror}.")
-        else:
+        elif not create_key_file:
             problems.append(
                 f"ATOM_ENCRYPTION_KEYS is not set and there is no key file at {key_file} yet: "
                 f"run `atom run` once to create it, or {KEY_GENERATE_HINT}."
@@ -312,6 +321,13 @@ def load_settings(
 
     if problems:
         raise ConfigError(problems)
+    if key_file is not None and not keys:
+        # Created only now, once everything else is valid: a refused start writes nothing.
+        try:
+            key, _created = load_or_create_embedded_key(key_file)
+        except OSError as exc:
+            raise ConfigError([f"Cannot create the key file {key_file}: {exc.strerror}."]) from None
+        keys = (key,)
     return Settings(
         slack_bot_token=bot_token,
         slack_signing_secret=signing_secret,

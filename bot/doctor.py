@@ -41,8 +41,9 @@ async def run_doctor(environ=None) -> int:
 
 
 async def _check_database(settings: Settings, report) -> None:
-    engine = create_engine(settings.database_url)
+    engine = None
     try:
+        engine = create_engine(settings.database_url)  # SQLite: creates its folder, which can fail
         await asyncio.wait_for(ping(engine), 5)
         report(True, "database reachable")
         current, head = await migrate.current_revision(engine), migrate.head_revision()
@@ -58,7 +59,8 @@ async def _check_database(settings: Settings, report) -> None:
     except Exception as exc:  # the point of doctor is to report, not crash
         report(False, "database reachable", f"{type(exc).__name__}: {exc}. Check ATOM_DATABASE_URL.")
     finally:
-        await engine.dispose()
+        if engine is not None:
+            await engine.dispose()
 
 
 async def _check_slack(settings: Settings, report) -> None:

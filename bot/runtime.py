@@ -65,7 +65,11 @@ class Runtime:
     async def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:
         engine = create_engine(settings.database_url)
         if run_migrations:
-            await migrate.upgrade(engine)
+            try:
+                await migrate.upgrade(engine)
+            except BaseException:  # unreachable database, or a shutdown during start-up
+                await engine.dispose()
+                raise
         http = aiohttp.ClientSession()
         client = build_client(settings.slack_api_url, settings.slack_bot_token, session=http)
         runtime = cls(settings=settings, engine=engine, sessions=session_factory(engine), client=client)

@@ -14,6 +14,7 @@ import json
 import logging
 import signal
 import time
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from aiohttp import web
@@ -28,6 +29,8 @@ from bot.config import Settings
 from bot.llm import runtime as llm_runtime
 from bot.maintenance import run_periodically
 from bot.runtime import Runtime
+from bot.slack_auth import StartupAuthorization, check_bot_token
+from bot.socket_mode import SocketModeConnection
 from bot.storage.engine import ping
 
 log = logging.getLogger(__name__)
@@ -131,7 +134,10 @@ def slack_events_handler(app: AsyncApp, runtime: Runtime):
     return handle
 
 
-def build_web_app(runtime: Runtime, app: AsyncApp | None, *, serve_events: bool) -> web.Application:
+def build_web_app(
+    runtime: Runtime, app: AsyncApp | None, *, serve_events: bool, socket_connected: Callable[[], bool] | None = None
+) -> web.Application:
+    """`socket_connected`: in Socket Mode, whether the connection to Slack is up (for /readyz)."""
     web_app = web.Application(client_max_size=MAX_BODY_BYTES)
 
     async def healthz(_request):
@@ -146,6 +152,8 @@ def build_web_app(runtime: Runtime, app: AsyncApp | None, *, serve_events: bool)
             checks["database"] = f"unreachable: {type(exc).__name__}"
         checks["scheduler"] = "ok" if runtime.scheduler_running else "not running"
         checks["accepting"] = "ok" if runtime.inflight.accepting else "shutting down"
+        if socket_connected is not None:
+            checks["slack_socket"] = "ok" if socket_connected() else "connecting"
         ready = all(v == "ok" for v in checks.values())
         return web.json_response(
             {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
@@ -189,7 +197,8 @@ class AtomServer:
         self.surface = None
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
-        self._socket_handler = None
+        self._socket_handler: SocketModeConnection | None = None
+        self._socket_task: asyncio.Task | None = None
         self._housekeeping: asyncio.Task | None = None
         self._stopped = asyncio.Event()
 
@@ -198,6 +207,13 @@ class AtomServer:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:  # a failed or cancelled start releases what it had opened
+            await self.stop(grace=0)
+            raise
+
+    async def _start(self) -> None:
         self.runtime = await Runtime.open(self.settings)
         self.runtime.metrics.watch_gc()
         self._housekeeping = asyncio.create_task(run_periodically(self.runtime), name="atom-housekeeping")
@@ -205,8 +221,17 @@ class AtomServer:
         self.runtime.scheduler_running = True
         runtime = self.runtime
         self._housekeeping.add_done_callback(lambda _task: setattr(runtime, "scheduler_running", False))
-        self.app, self.surface = build_app(self.runtime)
-        web_app = build_web_app(self.runtime, self.app, serve_events=not self.settings.socket_mode)
+        authorization = None
+        if self.settings.slack_bot_token:  # one workspace: who Atom is, asked once, before any request
+            authorization = StartupAuthorization(self.runtime.client)
+            await check_bot_token(authorization)
+        self.app, self.surface = build_app(self.runtime, authorization)
+        web_app = build_web_app(
+            self.runtime,
+            self.app,
+            serve_events=not self.settings.socket_mode,
+            socket_connected=self._socket_connected if self.settings.socket_mode else None,
+        )
         self._runner = web.AppRunner(web_app, handle_signals=False, access_log=None)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.host, self.port)
@@ -214,15 +239,20 @@ class AtomServer:
         if self.port == 0:
             self.port = self._runner.addresses[0][1]
         if self.settings.socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            self._socket_handler = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
-            await self._socket_handler.connect_async()
+            # Connecting (and reconnecting, with backoff) runs beside the server: health checks
+            # answer and a shutdown is clean even while Slack cannot be reached.
+            self._socket_handler = SocketModeConnection(self.app, self.settings.slack_app_token)
+            self._socket_task = asyncio.create_task(
+                self._socket_handler.connect_async(), name="atom-socket-mode-connect"
+            )
         log.info(
             "Atom is listening on port %s (%s)",
             self.port,
             "Socket Mode" if self.settings.socket_mode else "HTTP mode, POST /slack/events",
         )
+
+    def _socket_connected(self) -> bool:
+        return self._socket_handler is not None and self._socket_handler.connected
 
     async def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Stop taking new work, let in-flight replies finish (bounded), then release everything."""
@@ -233,6 +263,9 @@ class AtomServer:
             await self._site.stop()  # no new connections; replies already acked keep going
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
+        if self._socket_task is not None:
+            self._socket_task.cancel()  # it may be waiting to retry
+            await asyncio.gather(self._socket_task, return_exceptions=True)
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
@@ -263,17 +296,33 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG, GC_MIDDLE, GC_FULL_EVERY)
 
 
-async def run_forever(settings: Settings) -> None:
+async def run_forever(settings: Settings, stop_requested: Callable[[], bool] = lambda: False) -> None:
+    """Run until SIGTERM or SIGINT, which are honoured from the first moment: during start-up
+    (migrations, Slack's auth.test, before Socket Mode has ever connected) a signal cancels the
+    start and releases what it had opened. `stop_requested`: a signal noted before the loop ran."""
     llm_runtime.set_offline_switches()
     tune_gc()
-    server = AtomServer(settings)
-    await server.start()
-    # litellm takes seconds to import: Slack is already being acknowledged while it loads.
-    llm_runtime.start_background_load()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    if stop_requested():
+        stop.set()
+    server = AtomServer(settings)
+    starting = asyncio.create_task(server.start(), name="atom-start")
+    stopping = asyncio.create_task(stop.wait(), name="atom-stop-signal")
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)  # start released what it opened
+            log.info("shutting down before start-up finished")
+            return
+        starting.result()  # a failed start raises here, already cleaned up
+        # litellm takes seconds to import: Slack is already being acknowledged while it loads.
+        llm_runtime.start_background_load()
+        await stopping
+    finally:
+        stopping.cancel()
     log.info("shutting down: finishing replies in flight")
     await server.stop()

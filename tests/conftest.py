@@ -192,12 +192,21 @@ async def atom_sqlite(fake_slack, fake_providers, sqlite_url, encryption_key):
     await harness.stop()
 
 
+REPO_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def process_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment of a `python -m bot` child: only what the test gives, plus PYTHONPATH so the
+    child imports this checkout's `bot` (not whichever one an editable install points at)."""
+    return {"PATH": os.environ["PATH"], "PYTHONPATH": REPO_ROOT, **env}
+
+
 async def run_atom_cli(*args: str, env: dict[str, str], cwd=None) -> tuple[int, str, str]:
     """Run `python -m bot …` as an operator would, without blocking the test's event loop."""
     import sys
 
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, env={"PATH": os.environ["PATH"], **env}, cwd=cwd,
+        sys.executable, "-m", "bot", *args, env=process_env(env), cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 120)

@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.config import ConfigError, load_settings
+from tests.conftest import process_env
 
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "secret"}
 
@@ -93,7 +94,7 @@ def test_secrets_are_not_in_settings_repr():
 
 def _atom(*args, env, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], env={"PATH": os.environ["PATH"], **env}, cwd=cwd,
+        [sys.executable, "-m", "bot", *args], env=process_env(env), cwd=cwd,
         capture_output=True, text=True, timeout=60,
     )
 

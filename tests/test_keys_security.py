@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import update
 
 from bot.storage.models import ProviderCredential
-from tests.conftest import AtomHarness, atom_env, provider_env, run_atom_cli
+from tests.conftest import AtomHarness, atom_env, process_env, provider_env, run_atom_cli
 from tests.fakes import payloads
 from tests.keyhelpers import OPENAI_KEY, audit_actions, credentials, form_values, settle, submit_key
 
@@ -84,12 +83,17 @@ async def test_admin_sets_a_workspace_key_members_use_it_and_admin_can_block(ato
     member = Person("", "T1", "U1")
     [credential] = await atom_sqlite.runtime.vault.usable(member)
     assert credential.scope == "workspace" and credential.secret.reveal() == OPENAI_KEY
+    published = len(atom_sqlite.slack.calls_to("views.publish"))
     await atom_sqlite.client.event(payloads.app_home_opened_event(user="U1"))
+    await atom_sqlite.slack.wait_for("views.publish", published + 1)
     await settle(atom_sqlite)
     member_home = str(atom_sqlite.slack.calls_to("views.publish")[-1].params["view"])
     assert "workspace key" in member_home and "Workspace settings" not in member_home
 
+    published = len(atom_sqlite.slack.calls_to("views.publish"))
     await atom_sqlite.client.block_action("provider_block", value="openai", user_id="UADMIN", view={"type": "home", "id": "V"})
+    # The block is saved before the admin's Home is republished: wait for that, not a fixed sleep.
+    await atom_sqlite.slack.wait_for("views.publish", published + 1)
     await settle(atom_sqlite)
     assert await atom_sqlite.runtime.vault.usable(member) == []
     admin_home = str(atom_sqlite.slack.calls_to("views.publish")[-1].params["view"])
@@ -226,7 +230,7 @@ async def test_wrong_encryption_key_at_start_is_a_clear_error(fake_slack, fake_p
 
 def test_cli_reports_a_wrong_key_with_exit_2(tmp_path, encryption_key):
     db = tmp_path / "atom.db"
-    env = {"PATH": os.environ["PATH"], "ATOM_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    env = process_env({"ATOM_DATABASE_URL": f"sqlite+aiosqlite:///{db}"})
     first = subprocess.run([sys.executable, "-m", "bot", "keys", "rotate"], env={**env, "ATOM_ENCRYPTION_KEYS": encryption_key},
                            capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr  # writes the canary

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sys
 
 import aiohttp
 
-from tests.conftest import SIGNING_SECRET, AtomHarness, atom_env
+from tests.conftest import SIGNING_SECRET, AtomHarness, atom_env, process_env
 from tests.fakes import payloads
 from tests.fakes.signing import SlackRequestClient
 
@@ -63,14 +62,13 @@ def _free_port() -> int:
 
 async def test_atom_run_process_acks_slack_and_stops_on_sigterm(fake_slack, tmp_path, encryption_key):
     port = _free_port()
-    env = {
-        "PATH": os.environ["PATH"],
+    env = process_env({
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": fake_slack.url,
         "ATOM_PORT": str(port),
         "ATOM_LOG_FORMAT": "json",
-    }
+    })
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

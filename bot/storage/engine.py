@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
+from pathlib import Path
+
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.config import sqlite_path
+
+log = logging.getLogger(__name__)
+PRIVATE_FILE_MODE = 0o600
+POSTGRES_CONNECT_TIMEOUT = 10.0
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -42,11 +51,39 @@ def _reset_sqlite(dbapi_connection, _record, reset_state) -> None:
         dbapi_connection.rollback()
 
 
+def make_private(path: Path) -> None:
+    """Create the SQLite file as 0600 before SQLite opens it, or tighten an existing one.
+
+    It holds encrypted secrets beside people's usage and settings: nobody else on the host needs to
+    read it. SQLite creates the -wal and -shm files with the database file's own mode, so they
+    follow. An empty file is a valid empty database."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        os.close(fd)
+        return
+    except FileExistsError:
+        pass
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            try:
+                file.chmod(PRIVATE_FILE_MODE)
+            except OSError as exc:  # not ours to change (another owner): say so, and carry on
+                log.warning("%s is readable by other users (mode %o) and cannot be made private: %s",
+                            file, mode, exc.strerror)
+                continue
+            log.info("%s was readable by other users (mode %o): now %o", file, mode, PRIVATE_FILE_MODE)
+
+
 def create_engine(database_url: str) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         path = sqlite_path(database_url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private(path)
         # SQLite has one writer; busy_timeout makes the others wait their turn rather than fail.
         engine = create_async_engine(
             database_url,
@@ -59,7 +96,15 @@ def create_engine(database_url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "reset", _reset_sqlite)
         return engine
-    return create_async_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # asyncpg waits 60 s for a server that does not answer (a firewall dropping packets): 10 s is
+    # ample for a live server and lets `atom migrate` or a start report an unreachable one sooner.
+    return create_async_engine(
+        database_url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT},
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
