@@ -121,8 +121,9 @@ def quiet_libraries() -> None:
     content = _policy["log_content"]
     for name in LITELLM_LOGGERS:
         logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            logger.removeHandler(handler)
+        if name.startswith("LiteLLM"):  # the loggers litellm gives its own stderr handler
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
         logger.propagate = True
         logger.setLevel(max(root_level, logging.INFO if content else logging.WARNING))
     for name in CONTENT_LOGGERS:
