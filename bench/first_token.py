@@ -7,8 +7,9 @@ What it measures
     `give_keys` does). Then, `--runs` times, one at a time: a signed `message.im` event in a
     thread (thread_ts set, its own DM channel, a numbered question) is POSTed to /slack/events;
     Atom acknowledges it, answers through the Assistant path (title, status, model call) and
-    streams the answer with chat.startStream / appendStream / stopStream. The next run starts
-    when the previous stream has stopped.
+    streams the answer with chat.startStream / appendStream / stopStream, task cards on: the
+    "Choosing a model" card starts the stream before the model call, so the first text is a
+    chat.appendStream. The next run starts when the previous stream has stopped.
 
     The fake provider streams `--chunk-size`-character chunks `--chunk-delay` seconds apart (the
     first text chunk right after the role chunk, the rest spaced out), so the first token is a
@@ -144,6 +145,14 @@ async def bench(args: argparse.Namespace) -> dict:
         report["non_200_acks"] = sum(1 for r in rows if r["status"] != 200)
         report["wrong_text"] = sum(1 for r in rows if not r["timed_out"] and not r["text_ok"])
         report["stops_not_exactly_one"] = sum(1 for c in channels if clock.stops.get(c, 0) != 1)
+        # Task cards (Slack's task_update chunks: "Choosing a model", …) stream before the text.
+        report["task_cards"] = sum(
+            1
+            for call in harness.slack.calls
+            if call.method in ("chat.startStream", "chat.appendStream", "chat.stopStream")
+            for chunk in call.params.get("chunks") or []
+            if isinstance(chunk, dict) and chunk.get("type") == "task_update"
+        )
         report["provider_requests"] = len(harness.providers.requests_for("openai"))
         report["model"] = (
             harness.providers.requests_for("openai")[-1].model if report["provider_requests"] else None
@@ -185,7 +194,8 @@ def print_report(r: dict) -> None:
     print(
         f"Runs measured {r['measured']}/{r['runs']}; timed out {r['timed_out']}, non-200 acks {r['non_200_acks']}, "
         f"wrong streamed text {r['wrong_text']}, channels without exactly one chat.stopStream "
-        f"{r['stops_not_exactly_one']}; provider requests {r['provider_requests']} (incl. warm-up)."
+        f"{r['stops_not_exactly_one']}; provider requests {r['provider_requests']} (incl. warm-up); "
+        f"task cards streamed {r['task_cards']} (incl. warm-up)."
     )
 
 

@@ -132,6 +132,9 @@ class NoopReply:
     async def status(self, text: str) -> None:
         return None
 
+    async def step(self, title: str, status: str = "complete", details: str | None = None) -> None:
+        return None
+
     async def append(self, delta: str) -> None:
         return None
 

@@ -22,7 +22,7 @@ from bot.llm.pricing import baseline_cost
 from bot.llm.providers import CATALOG, find_pasted_key
 from bot.llm.runtime import litellm_async
 from bot.llm.trimming import fit, litellm_counter
-from bot.memory import ConversationMemory, thread_key
+from bot.memory import Conversation, ConversationMemory, cap_history, history_budget, thread_key
 from bot.storage.models import utcnow
 from bot.usage import Preferences, UsageService
 from bot.views.answers import (
@@ -34,6 +34,7 @@ from bot.views.answers import (
 )
 from bot.views.keys import pasted_key_text
 from bot.views.messages import NO_KEY_TEXT, no_key_blocks, pasted_key_blocks
+from bot.views.steps import failover, model_choice
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,14 @@ class Ask:
     thread_ts: str | None  # the thread the answer belongs to (its memory)
     surface: str  # dm | mention | assistant | command | shortcut | thread
     use_history: bool = True  # False: a one-off question (still stored, for sharing and `forget`)
+    top_level: bool = False  # a new top-level DM: a new conversation unless a bare follow-up
+    notes: tuple[str, ...] = ()  # said under the answer (e.g. the Slack context it read)
 
 
 class Reply(Protocol):
     async def post(self, text: str, blocks: list[dict] | None = None) -> None: ...
     async def status(self, text: str) -> None: ...
+    async def step(self, title: str, status: str = "complete", details: str | None = None) -> None: ...
     async def append(self, delta: str) -> None: ...
     async def finish(self, footer: list, fallback_text: str) -> None: ...
 
@@ -124,15 +128,25 @@ class ConversationService:
             await reply.post(f"💸 {over_budget}")
             return None
 
-        key = thread_key(ask.channel, ask.thread_ts)
+        conversation = (
+            await self.memory.conversation(
+                person, ask.channel, ask.thread_ts, top_level=ask.top_level, text=text
+            )
+            if ask.use_history
+            else Conversation(thread_key(ask.channel, ask.thread_ts))
+        )
+        key = conversation.key
         history = await self.memory.history(person, key) if ask.use_history else []
         if ask.use_history and not history and hasattr(reply, "new_thread"):
             await reply.new_thread(text)
+        history = cap_history(history, history_budget(prefs.mode))  # oldest turns go first
         plan = self.plan(prefs, text, history, credentials, self.cooldowns.active(person))
         if not plan.candidates:
             await reply.post(nothing_left_text([], plan.excluded))
             return None
         await reply.status("is thinking…")
+        title, details = model_choice(plan.profile.task, plan.candidates[0].model.litellm_name, plan.mode)
+        await reply.step(title, details=details)
         messages = await self._messages(plan, history, text)
         by_provider = {c.provider: c for c in credentials}
         guard = MentionGuard()  # a model's text never pings a channel or a person
@@ -149,6 +163,7 @@ class ConversationService:
             on_text=on_text,
             on_auth_failure=lambda credential: self._key_failed(person, credential),
             stream=getattr(reply, "streams", True),
+            on_failover=lambda attempt, following: reply.step(failover(attempt, following), "error"),
         )
         if tail := guard.flush():
             await reply.append(tail)
@@ -158,12 +173,14 @@ class ConversationService:
             self._store(ask, key, record_id, plan, result, baseline=0.0)
             return result
         baseline = baseline_cost(result.prompt_tokens, result.completion_tokens, at=utcnow())
+        # A failover already shown as a step in the stream is not repeated under the answer.
+        switched = [] if getattr(reply, "steps_shown", False) else switch_notes(result.attempts, result.model.litellm_name)
         footer = footer_blocks(
             record_id,
             model=result.model.litellm_name,
             cost=result.cost_usd,
             saving=max(0.0, baseline - result.cost_usd),
-            notes=switch_notes(result.attempts, result.model.litellm_name),
+            notes=[*switched, *([conversation.note] if conversation.note else []), *ask.notes],
             cut_off=result.cut_off,
             share=ask.surface == "command",
         )

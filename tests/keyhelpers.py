@@ -81,3 +81,19 @@ async def eventually(check, timeout: float = 30.0) -> None:
             return
         await asyncio.sleep(0.05)
     assert check()
+
+
+def task_cards(slack) -> list[dict]:
+    """Every task card (`task_update` chunk) Atom streamed, in order."""
+    return [
+        chunk
+        for call in slack.calls
+        if call.method in ("chat.startStream", "chat.appendStream", "chat.stopStream")
+        for chunk in call.params.get("chunks") or []
+        if chunk.get("type") == "task_update"
+    ]
+
+
+def steps_text(slack) -> str:
+    """The task cards' titles and details as one string, for "was this step shown?"."""
+    return "\n".join(f"{c['title']} — {c.get('details', '')} [{c['status']}]" for c in task_cards(slack))

@@ -66,7 +66,7 @@ async def test_a_very_long_streamed_answer_is_split_across_appends(atom_sqlite):
     await settle(atom_sqlite)
     for call in atom_sqlite.slack.calls:
         for chunk in call.params.get("chunks") or []:
-            assert len(chunk["text"]) <= MARKDOWN_LIMIT
+            assert len(chunk.get("text", "")) <= MARKDOWN_LIMIT
     assert not [c for c in atom_sqlite.slack.calls if "msg_too_long" in str(c.params)]
 
 
@@ -74,7 +74,10 @@ async def test_a_very_long_unthreaded_answer_becomes_several_messages(atom_sqlit
     await give_keys(atom_sqlite, "openai")
     atom_sqlite.providers.reply["openai"] = PARAGRAPH * 30  # ~34k characters
     atom_sqlite.providers.chunk_size = 4000
-    await atom_sqlite.client.event(payloads.message_im_event("write a lot"))
+    # Unthreaded answers are the "Summarize thread" shortcut's (a top-level DM is answered in its thread).
+    message = {"type": "message", "user": "U2", "text": "write a lot", "ts": "1700000800.000100"}
+    atom_sqlite.slack.messages["C3"] = [message]
+    await atom_sqlite.client.shortcut_message("summarize_thread", message=message, channel_id="C3")
     await atom_sqlite.slack.wait_for("chat.postMessage", count=3, timeout=30)
     await settle(atom_sqlite)
     for call in atom_sqlite.slack.calls_to("chat.postMessage") + atom_sqlite.slack.calls_to("chat.update"):

@@ -49,16 +49,19 @@ async def test_private_ask_uses_a_plain_call_and_offers_sharing(atom_sqlite, pro
     assert posted.params["unfurl_links"] is False
 
 
-async def test_top_level_dm_is_posted_then_updated(atom_sqlite):
+async def test_top_level_dm_is_answered_in_its_own_thread(atom_sqlite):
+    # Slack's agent messaging: each top-level message starts a conversation, answered in its thread.
     await give_keys(atom_sqlite, "openai")
     atom_sqlite.providers.reply["openai"] = "A mutex lets one thread at a time into a critical section."
-    await atom_sqlite.client.event(payloads.message_im_event("hi, what is a mutex?"))
-    await atom_sqlite.slack.wait_for("chat.update", timeout=15)
+    question = payloads.message_im_event("hi, what is a mutex?")
+    await atom_sqlite.client.event(question)
+    [stop] = await atom_sqlite.slack.wait_for("chat.stopStream", timeout=15)
     await settle(atom_sqlite)
-    [post] = atom_sqlite.slack.calls_to("chat.postMessage")
-    final = atom_sqlite.slack.calls_to("chat.update")[-1]
-    assert post.params["unfurl_links"] is False
-    assert "critical section" in str(final.params["blocks"]) and "Why this model?" in str(final.params["blocks"])
+    [start] = atom_sqlite.slack.calls_to("chat.startStream")
+    assert start.params["thread_ts"] == question["ts"] and start.params["unfurl_links"] is False
+    assert streamed_text(atom_sqlite.slack) == "A mutex lets one thread at a time into a critical section."
+    assert "Why this model?" in str(stop.params["blocks"])
+    assert atom_sqlite.slack.calls_to("chat.postMessage") == []
 
 
 async def test_thread_memory_carries_earlier_turns(atom_sqlite):

@@ -12,7 +12,7 @@ from bot.storage.models import ProviderCredential, UsageRecord
 from tests.conftest import AtomHarness, atom_env, provider_env
 from tests.fakes import payloads
 from tests.fakes.providers import Behaviour
-from tests.keyhelpers import give_keys, settle, streamed_text
+from tests.keyhelpers import give_keys, settle, steps_text, streamed_text
 
 THREAD = "1700000300.000100"
 QUESTION = "hello there, how are you?"
@@ -56,8 +56,9 @@ async def test_rejected_key_is_marked_failing_and_the_next_provider_answers(two_
     atom.providers.script(first, Behaviour(status=401))
     await ask(atom)
     stop = await finished(atom)
-    footer = str(stop.params["blocks"])
-    assert "rejected the key; answered by" in footer
+    # The failover is a step in the stream (a task card), no longer a note under the answer.
+    assert "rejected the key, trying" in steps_text(atom.slack)
+    assert "answered by" not in str(stop.params["blocks"])
     assert streamed_text(atom.slack) == f"Hello from {second}"
     async with atom.runtime.sessions() as session:
         rows = {r.provider: r for r in (await session.execute(select(ProviderCredential))).scalars()}
@@ -70,8 +71,8 @@ async def test_rate_limit_cools_the_provider_down_for_retry_after(two_keys):
     atom, first, second = two_keys
     atom.providers.script(first, Behaviour(status=429, retry_after=120))
     await ask(atom)
-    stop = await finished(atom)
-    assert "was rate-limited; answered by" in str(stop.params["blocks"])
+    await finished(atom)
+    assert "was rate-limited, trying" in steps_text(atom.slack)
     await ask(atom, "and another question for you")
     await finished(atom, count=2)
     assert len(atom.providers.requests_for(first)) == 1  # still cooling down: not called again
@@ -82,8 +83,8 @@ async def test_server_error_fails_over(two_keys):
     atom, first, second = two_keys
     atom.providers.script(first, Behaviour(status=500))
     await ask(atom)
-    stop = await finished(atom)
-    assert "had a server error (500); answered by" in str(stop.params["blocks"])
+    await finished(atom)
+    assert "had a server error (500), trying" in steps_text(atom.slack)
     assert streamed_text(atom.slack) == f"Hello from {second}"
 
 
@@ -111,7 +112,9 @@ async def test_nothing_left_lists_every_provider_and_what_to_do(two_keys):
     assert f"*{labels[first]}* had a server error (500)" in text
     assert f"*{labels[second]}* rejected the key" in text
     assert "replace the rejected key with `/atom keys`" in text and "try again in a minute" in text
-    assert atom.slack.calls_to("chat.startStream") == []
+    # Only the steps were streamed (no answer text), and their stream was closed.
+    assert streamed_text(atom.slack) == ""
+    assert len(atom.slack.calls_to("chat.stopStream")) == len(atom.slack.calls_to("chat.startStream")) == 1
 
 
 async def test_a_hanging_provider_times_out_and_fails_over(fake_slack, fake_providers, sqlite_url, encryption_key):
@@ -124,8 +127,8 @@ async def test_a_hanging_provider_times_out_and_fails_over(fake_slack, fake_prov
         first, second = order("openai", "anthropic")
         fake_providers.script(first, Behaviour(hang=True))
         await ask(atom)
-        stop = await finished(atom)
-        assert "did not answer in time; answered by" in str(stop.params["blocks"])
+        await finished(atom)
+        assert "did not answer in time, trying" in steps_text(atom.slack)
         assert streamed_text(fake_slack) == f"Hello from {second}"
     finally:
         await atom.stop()

@@ -16,7 +16,11 @@ from bot.config import load_settings
 from bot.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_DIR = ROOT.parent / "shared" / "slack-manifest-schema"
+# Beside the repository, or beside the directory of worktrees it is checked out in.
+SCHEMA_DIR = next(
+    (d for d in (ROOT.parent / "shared" / "slack-manifest-schema", ROOT.parent.parent / "shared" / "slack-manifest-schema") if d.exists()),
+    ROOT.parent / "shared" / "slack-manifest-schema",
+)
 SCHEMA_URL = "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/{}"
 
 
@@ -69,9 +73,32 @@ async def test_manifest_and_listeners_match_both_ways(surface):
     assert declared_commands == surface.commands
     declared_shortcuts = {s["callback_id"] for s in manifest["features"].get("shortcuts", [])}
     assert declared_shortcuts == surface.shortcuts
-    assert ("assistant_view" in manifest["features"]) == surface.assistant
+    # A new app gets Slack's agent messaging; the Assistant panel's events are still handled for
+    # apps created before it (their own manifests keep `assistant_view`), never declared here.
+    assert ("agent_view" in manifest["features"]) == surface.agent_view
+    assert "assistant_view" not in manifest["features"]
+    assert surface.legacy_events == {"assistant_thread_started", "assistant_thread_context_changed"}
+    assert not surface.legacy_events & declared_events
     if surface.actions or surface.views or surface.shortcuts:
         assert manifest["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_an_existing_apps_manifest_with_assistant_view_still_validates():
+    """README tells admins of older apps how to switch; until they do, their manifest (the
+    Assistant panel and its two events) is valid too and Atom listens to those events."""
+    legacy = load_manifest()
+    features = legacy["features"]
+    features.pop("agent_view")
+    features["assistant_view"] = {"assistant_description": "Ask Atom anything."}
+    events = legacy["settings"]["event_subscriptions"]["bot_events"]
+    events[:] = sorted({*events, "assistant_thread_started", "assistant_thread_context_changed"} - {"app_context_changed"})
+    assert not list(validator().iter_errors(legacy))
+
+
+def test_agent_prompts_fit_slacks_limits():
+    agent = load_manifest()["features"]["agent_view"]
+    assert len(agent["agent_description"]) <= 300
+    assert 0 < len(agent["suggested_prompts"]) <= 4
 
 
 def test_every_bot_scope_is_explained_in_readme():

@@ -28,9 +28,12 @@ class Surface:
     shortcuts: set[str] = field(default_factory=set)  # callback ids
     actions: set[str] = field(default_factory=set)
     views: set[str] = field(default_factory=set)
-    assistant: bool = False
+    agent_view: bool = False  # Slack's agent messaging (manifest `features.agent_view`)
+    assistant: bool = False  # the Assistant panel, for apps still on `assistant_view`
+    # Events only apps created before agent messaging receive (not in manifest.yml; see README).
+    legacy_events: set[str] = field(default_factory=set)
 
-    def event(self, manifest_name: str):
+    def event(self, manifest_name: str, matchers: list | None = None):
         """Listen to a manifest event. `message.<channel type>` becomes Bolt's `message` event
         narrowed to that channel type (Bolt's dict constraints ignore `channel_type`)."""
         self.events.add(manifest_name)
@@ -40,8 +43,8 @@ class Surface:
             async def in_channel_type(event) -> bool:
                 return event.get("channel_type") == channel_type
 
-            return self.app.event("message", matchers=[in_channel_type])
-        return self.app.event(manifest_name)
+            return self.app.event("message", matchers=[in_channel_type, *(matchers or [])])
+        return self.app.event(manifest_name, matchers=matchers)
 
     def command(self, name: str):
         self.commands.add(name)
@@ -62,19 +65,22 @@ class Surface:
 
 def register(app: AsyncApp, runtime: Runtime) -> Surface:
     from bot.conversations import ConversationService
-    from bot.handlers import answers, assistant, commands, fallback, home, keys, lifecycle, messages
+    from bot.handlers import agent, answers, assistant, commands, fallback, home, keys, lifecycle, messages
+    from bot.viewing import ViewMemory
 
     surface = Surface(app)
+    views = ViewMemory()  # what each person is looking at (agent_view's app_context_changed)
     routes: dict = {}  # /atom subcommand → handler, filled by the features that own them
     conversations = ConversationService(runtime, runtime.memory, runtime.usage, runtime.cooldowns)
     # Bolt tries listeners in registration order, building each matcher's arguments: the most
     # frequent requests (messages) go first.
-    messages.register(surface, runtime, conversations)
+    messages.register(surface, runtime, conversations, views)
     commands.register(surface, runtime, routes)
+    agent.register(surface, runtime, views)  # before home: the Messages tab's app_home_opened
     home_tab = home.register(surface, runtime)
     keys.register(surface, runtime, routes, home_tab)
     answers.register(surface, runtime, routes, conversations, runtime.usage, home_tab)
-    assistant.register(surface, runtime, conversations)
+    assistant.register(surface, runtime, conversations, views)
     lifecycle.register(surface, runtime)
     fallback.register(surface)  # last: catches what no listener above claimed
     return surface

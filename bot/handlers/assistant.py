@@ -1,4 +1,9 @@
-"""The Assistant side panel (slack_bolt's AsyncAssistant): prompts, status, title, answers."""
+"""The Assistant side panel (slack_bolt's AsyncAssistant): prompts, status, title, answers.
+
+Apps created before Slack's agent messaging keep `assistant_view` and its events
+(`assistant_thread_started`, `assistant_thread_context_changed`). Under `agent_view` Bolt routes
+replies in a DM thread here too: they get the same streamed answer, and a question about what the
+person views (bot/handlers/agent.py) is answered from it."""
 
 from __future__ import annotations
 
@@ -7,10 +12,12 @@ import logging
 from slack_bolt.async_app import AsyncAssistant
 
 from bot.conversations import Ask, ConversationService
+from bot.handlers.agent import about_view
 from bot.handlers.once import first_delivery
 from bot.handlers.replies import ThreadReply
 from bot.identity import Person
 from bot.runtime import Runtime
+from bot.viewing import ViewMemory
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +31,7 @@ SUGGESTED_PROMPTS = [
 TITLE_LIMIT = 60
 
 
-def register(surface, runtime: Runtime, conversations: ConversationService) -> None:
+def register(surface, runtime: Runtime, conversations: ConversationService, views: ViewMemory) -> None:
     assistant = AsyncAssistant()
 
     @assistant.thread_started
@@ -54,8 +61,10 @@ def register(surface, runtime: Runtime, conversations: ConversationService) -> N
                 set_status=set_status,
                 set_title=lambda question: set_title(" ".join(question.split())[:TITLE_LIMIT] or "New chat"),
             )
-            await conversations.respond(Ask(person, text, channel, thread_ts, "assistant"), reply)
+            ask = await about_view(Ask(person, text, channel, thread_ts, "assistant"), reply, views, client)
+            if ask is not None:
+                await conversations.respond(ask, reply)
 
     surface.app.use(assistant)
     surface.assistant = True
-    surface.events.update({"assistant_thread_started", "assistant_thread_context_changed"})
+    surface.legacy_events.update({"assistant_thread_started", "assistant_thread_context_changed"})

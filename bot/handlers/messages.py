@@ -1,16 +1,21 @@
 """Messages to Atom: DMs (`message.im`), mentions (`app_mention`) and follow-ups in threads Atom
-was asked into (`message.channels` / `message.groups`); elsewhere it stays quiet."""
+was asked into (`message.channels` / `message.groups`); elsewhere it stays quiet.
+
+A top-level DM is answered in its own thread (Slack's agent messaging: each message starts a
+conversation); replies in that thread reach bot/handlers/assistant.py through Bolt's Assistant."""
 
 from __future__ import annotations
 
 import logging
 
 from bot.conversations import Ask, ConversationService
+from bot.handlers.agent import about_view
 from bot.handlers.once import first_delivery
 from bot.handlers.replies import ThreadReply
 from bot.identity import Person
 from bot.memory import thread_key
 from bot.runtime import Runtime
+from bot.viewing import ViewMemory
 
 log = logging.getLogger(__name__)
 
@@ -22,20 +27,24 @@ def _from_a_person(event: dict) -> bool:
     return event.get("subtype") in PERSON_SUBTYPES and not event.get("bot_id")
 
 
-def register(surface, runtime: Runtime, conversations: ConversationService) -> None:
-    async def answer(client, context, event, thread_ts: str | None, where: str) -> None:
+def register(surface, runtime: Runtime, conversations: ConversationService, views: ViewMemory) -> None:
+    async def answer(client, context, event, thread_ts: str | None, where: str, top_level=False) -> None:
         person = Person.from_context(context)
-        ask = Ask(person, event.get("text") or "", event["channel"], thread_ts, where)
+        ask = Ask(person, event.get("text") or "", event["channel"], thread_ts, where, top_level=top_level)
         reply = ThreadReply(
             client, event["channel"], thread_ts, team_id=person.team_id, user_id=person.user_id
         )
         async with runtime.inflight.hold():
-            await conversations.respond(ask, reply)
+            if where == "dm":
+                ask = await about_view(ask, reply, views, client)
+            if ask is not None:
+                await conversations.respond(ask, reply)
 
     @surface.event("message.im")
     async def on_dm(body, event, client, context):
         if _from_a_person(event) and await first_delivery(runtime, body):
-            await answer(client, context, event, event.get("thread_ts"), "dm")
+            thread_ts = event.get("thread_ts")
+            await answer(client, context, event, thread_ts or event["ts"], "dm", top_level=thread_ts is None)
 
     @surface.event("app_mention")
     async def on_mention(body, event, client, context):

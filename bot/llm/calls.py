@@ -38,6 +38,8 @@ AZURE_UNREACHABLE = "— Atom could not connect to your Azure endpoint"
 AZURE_REFUSED = "— Atom did not connect to your Azure endpoint: it now points into a private network"
 
 TextSink = Callable[[str], Awaitable[None]]
+# Told of each failed attempt before the next is tried: (the attempt, the model tried next or None).
+FailoverSink = Callable[["Attempt", "str | None"], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ class ModelCaller:
         on_text: TextSink,
         on_auth_failure: Callable[[Credential], Awaitable[None]],
         stream: bool = True,
+        on_failover: FailoverSink | None = None,
     ) -> CallResult:
         """Try each candidate in order until one answers. Text streams to `on_text`; a failure
         before the first token moves on to the next candidate, one after it cuts the answer."""
@@ -160,7 +163,7 @@ class ModelCaller:
         result = CallResult()
         started = time.perf_counter()
         down: set[str] = set()  # providers that failed as a whole (key, rate limit, outage)
-        for choice in plan.candidates:
+        for index, choice in enumerate(plan.candidates):
             model = choice.model
             credential = credentials.get(model.provider)
             if credential is None or model.provider in down:
@@ -226,6 +229,16 @@ class ModelCaller:
                     if outcome != "rejected":  # a refused request may suit another model of the same provider
                         down.add(model.provider)
                     log.info("call to %s failed: %s; trying the next model", model.litellm_name, outcome)
+                    if on_failover is not None:
+                        following = next(
+                            (
+                                c.model.litellm_name
+                                for c in plan.candidates[index + 1 :]
+                                if c.model.provider in credentials and c.model.provider not in down
+                            ),
+                            None,
+                        )
+                        await on_failover(result.attempts[-1], following)
                     continue
             result.text = "".join(text_parts)
             result.model, result.credential = model, credential

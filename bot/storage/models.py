@@ -194,3 +194,22 @@ class SlackInstallation(Base):
     secret: Mapped[str] = mapped_column(Text)  # {"bot_token", "bot_refresh_token"} as JSON, encrypted
     bot_token_expires_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
     installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ---- Agent messaging: a top-level follow-up continues an earlier conversation (bot/memory.py) ----
+
+
+class ConversationLink(Base):
+    """A Slack thread whose memory is another thread's: a top-level "and in Go?" sent soon after an
+    answer continues that answer's conversation, and replies in its own thread must too."""
+
+    __tablename__ = "conversation_links"
+
+    enterprise_id: Mapped[str] = mapped_column(SlackId, primary_key=True, default="")
+    team_id: Mapped[str] = mapped_column(SlackId, primary_key=True)
+    thread_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    user_id: Mapped[str] = mapped_column(SlackId)
+    conversation_key: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_conversation_links_created", "created_at"),)

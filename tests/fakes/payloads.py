@@ -215,6 +215,38 @@ def assistant_thread_context_changed_event(
     return event
 
 
+def channel_entity(channel: str, team: str = TEAM_ID) -> dict[str, Any]:
+    """An `app_context_changed` entity: the person is viewing a channel."""
+    return {"type": "slack#/types/channel_id", "value": channel, "team_id": team}
+
+
+def message_entity(channel: str, message_ts: str, team: str = TEAM_ID) -> dict[str, Any]:
+    """An `app_context_changed` entity: the person is viewing a message (and its thread)."""
+    return {
+        "type": "slack#/types/message_context",
+        "value": {"channel_id": channel, "message_ts": message_ts},
+        "team_id": team,
+    }
+
+
+def canvas_entity(canvas: str, team: str = TEAM_ID) -> dict[str, Any]:
+    return {"type": "slack#/types/canvas_id", "value": canvas, "team_id": team}
+
+
+def app_context_changed_event(
+    user: str = "U1", *, channel: str = "D1", entities: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """`app_context_changed` (agent_view): what the person views, most relevant first; no entities
+    is an empty `context` object, as Slack sends it."""
+    return {
+        "type": "app_context_changed",
+        "user": user,
+        "channel": channel,
+        "context": {"entities": entities} if entities else {},
+        "event_ts": next_ts(),
+    }
+
+
 def app_uninstalled_event() -> dict[str, Any]:
     return {"type": "app_uninstalled", "event_ts": next_ts()}
 

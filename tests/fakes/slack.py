@@ -19,7 +19,12 @@ a raw `token` parameter is honoured too and is removed from `params` (it is in `
 Deliberately realistic checks (so product bugs show up here rather than in production):
 missing token → `not_authed`; `apps.connections.open` needs an `xapp-` token; `chat.postMessage`
 needs a channel and text/blocks (`channel_not_found`, `no_text`), refuses text over 40,000
-characters (`msg_too_long`) and more than 50 blocks (`invalid_blocks`).
+characters (`msg_too_long`) and more than 50 blocks (`invalid_blocks`). The streaming methods
+check their `chunks` (`markdown_text` with text, `task_update` with id, title and a known status;
+a type outside `chunk_types` → `invalid_chunks`) and `task_display_mode` (timeline | plan).
+Channels Atom is not in answer history/replies with `not_in_channel`; channels in `hidden` (a
+private channel or someone else's DM) are `channel_not_found` everywhere. `conversations.members`
+pages through `members` (default: Atom and U1).
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ JSON_VALUED_PARAMS = frozenset(
 TOKENLESS_METHODS = frozenset({"oauth.v2.access", "oauth.v2.exchange", "oauth.access", "api.test"})
 MAX_MESSAGE_TEXT = 40_000
 MAX_MESSAGE_BLOCKS = 50
+CHUNK_TYPES = frozenset({"markdown_text", "task_update", "plan_update", "blocks"})
+TASK_STATUSES = frozenset({"pending", "in_progress", "complete", "error"})
+MAX_SUGGESTED_PROMPTS = 4
 SOCKET_WAIT = 5.0
 
 
@@ -83,7 +91,9 @@ class FakeSlack:
     Test-tunable state: `users` (user id → fields merged over a default member), `channels`
     (channel id → fields for conversations.info), `messages` (channel id → messages, oldest first,
     served by conversations.history/replies), `dm_channels` (users param → DM id),
-    `bad_tokens` (token → error such as "invalid_auth" or "token_revoked").
+    `bad_tokens` (token → error such as "invalid_auth" or "token_revoked"), `members` (channel id →
+    member ids for conversations.members), `hidden` (channel ids Atom cannot see at all),
+    `chunk_types` (the streaming chunk types this Slack accepts).
     """
 
     def __init__(self) -> None:
@@ -93,6 +103,9 @@ class FakeSlack:
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.dm_channels: dict[str, str] = {}
         self.bad_tokens: dict[str, str] = {}
+        self.members: dict[str, list[str]] = {}
+        self.hidden: set[str] = set()
+        self.chunk_types: set[str] = set(CHUNK_TYPES)
         # Last view published to each user's Home tab (views.publish), for "what does U1 see".
         self.home_views: dict[str, dict[str, Any]] = {}
         self.socket_connected = asyncio.Event()
@@ -118,7 +131,7 @@ class FakeSlack:
             "chat.delete": self._channel_and_ts,
             "chat.getPermalink": self._chat_get_permalink,
             "chat.startStream": self._chat_start_stream,
-            "chat.appendStream": self._channel_and_ts,
+            "chat.appendStream": self._chat_append_stream,
             "chat.stopStream": self._chat_stop_stream,
             "views.open": self._views,
             "views.update": self._views,
@@ -129,9 +142,10 @@ class FakeSlack:
             "conversations.open": self._conversations_open,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
+            "conversations.members": self._conversations_members,
             "assistant.threads.setStatus": lambda call: {"ok": True},
             "assistant.threads.setTitle": lambda call: {"ok": True},
-            "assistant.threads.setSuggestedPrompts": lambda call: {"ok": True},
+            "assistant.threads.setSuggestedPrompts": self._set_suggested_prompts,
             "reactions.add": lambda call: {"ok": True},
             "reactions.remove": lambda call: {"ok": True},
         }
@@ -502,15 +516,44 @@ class FakeSlack:
             "permalink": f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}",
         }
 
+    def _chunks_problem(self, call: Call) -> dict[str, Any] | None:
+        chunks = call.params.get("chunks")
+        if chunks is None:
+            return None
+        if not isinstance(chunks, list):
+            return {"ok": False, "error": "invalid_chunks"}
+        for chunk in chunks:
+            kind = chunk.get("type") if isinstance(chunk, dict) else None
+            if kind not in self.chunk_types:
+                return {"ok": False, "error": "invalid_chunks"}
+            if kind == "markdown_text" and not isinstance(chunk.get("text"), str):
+                return {"ok": False, "error": "invalid_chunks"}
+            if kind == "task_update" and not (
+                chunk.get("id") and chunk.get("title") and chunk.get("status") in TASK_STATUSES
+            ):
+                return {"ok": False, "error": "invalid_chunks"}
+        return None
+
     def _chat_start_stream(self, call: Call) -> dict[str, Any]:
         if not call.params.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
         if not call.params.get("thread_ts"):
             return {"ok": False, "error": "invalid_arguments"}
+        if call.params.get("task_display_mode") not in (None, "timeline", "plan"):
+            return {"ok": False, "error": "invalid_arguments"}
+        problem = self._chunks_problem(call)
+        if problem:
+            return problem
         return {"ok": True, "channel": call.params["channel"], "ts": next_ts()}
+
+    def _chat_append_stream(self, call: Call) -> dict[str, Any]:
+        return self._chunks_problem(call) or self._channel_and_ts(call)
 
     def _chat_stop_stream(self, call: Call) -> dict[str, Any]:
         p = call.params
+        problem = self._chunks_problem(call)
+        if problem:
+            return problem
         message = self._bot_message(p, p.get("ts", ""))
         return {"ok": True, "channel": p.get("channel"), "ts": p.get("ts"), "message": message}
 
@@ -574,9 +617,37 @@ class FakeSlack:
         user.update(self.users.get(uid, {}))
         return {"ok": True, "user": user}
 
+    def _set_suggested_prompts(self, call: Call) -> dict[str, Any]:
+        prompts = call.params.get("prompts")
+        if not call.params.get("channel_id"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not isinstance(prompts, list) or not 0 < len(prompts) <= MAX_SUGGESTED_PROMPTS:
+            return {"ok": False, "error": "invalid_arguments"}
+        if any(not (isinstance(p, dict) and p.get("title") and p.get("message")) for p in prompts):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
+    def _bot_is_member(self, cid: str) -> bool:
+        return bool(self.channels.get(cid, {}).get("is_member", True))
+
+    def _conversations_members(self, call: Call) -> dict[str, Any]:
+        cid = call.params.get("channel", "")
+        if not cid or cid in self.hidden:
+            return {"ok": False, "error": "channel_not_found"}
+        members = self.members.get(cid, [BOT_USER_ID, "U1"])
+        start = int(call.params.get("cursor") or 0)
+        limit = int(call.params.get("limit") or 100)
+        page = members[start : start + limit]
+        more = start + limit < len(members)
+        return {
+            "ok": True,
+            "members": page,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
     def _conversations_info(self, call: Call) -> dict[str, Any]:
         cid = call.params.get("channel", "")
-        if not cid:
+        if not cid or cid in self.hidden:
             return {"ok": False, "error": "channel_not_found"}
         is_im = cid.startswith("D")
         channel: dict[str, Any] = {
@@ -612,8 +683,17 @@ class FakeSlack:
         channel_id = self.dm_channels.setdefault(users, "D" + users.replace(",", ""))
         return {"ok": True, "channel": {"id": channel_id}}
 
+    def _unreadable(self, channel: str) -> dict[str, Any] | None:
+        if not channel or channel in self.hidden:
+            return {"ok": False, "error": "channel_not_found"}
+        if not self._bot_is_member(channel):
+            return {"ok": False, "error": "not_in_channel"}
+        return None
+
     def _conversations_history(self, call: Call) -> dict[str, Any]:
         channel = call.params.get("channel", "")
+        if problem := self._unreadable(channel):
+            return problem
         messages = sorted(self.messages.get(channel, []), key=_ts_key, reverse=True)  # newest first
         limit = int(call.params.get("limit") or 100)
         return {
@@ -624,6 +704,8 @@ class FakeSlack:
         }
 
     def _conversations_replies(self, call: Call) -> dict[str, Any]:
+        if problem := self._unreadable(call.params.get("channel", "")):
+            return problem
         ts = call.params.get("ts", "")
         thread = [
             m
