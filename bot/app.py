@@ -31,6 +31,7 @@ BOT_SCOPES = (
     "groups:history",
     "groups:read",
     "im:history",
+    "im:write",
     "users:read",
 )
 

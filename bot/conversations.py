@@ -15,12 +15,13 @@ from bot.admission import AdaptiveAdmission
 from bot.identity import Person
 from bot.llm import endpoints, routing
 from bot.llm.calls import CallResult, Cooldowns, ModelCaller
-from bot.llm.classify import classify
+from bot.llm.classify import classify, history_questions, previous_profile
 from bot.llm.credentials import Credential
 from bot.llm.models import available_models
 from bot.llm.pricing import baseline_cost
 from bot.llm.providers import CATALOG, find_pasted_key
 from bot.llm.runtime import litellm_async
+from bot.llm.tools import ToolLoop
 from bot.llm.trimming import fit, litellm_counter
 from bot.memory import Conversation, ConversationMemory, cap_history, history_budget, thread_key
 from bot.storage.models import utcnow
@@ -70,6 +71,25 @@ class Reply(Protocol):
     async def finish(self, footer: list, fallback_text: str) -> None: ...
 
 
+class MentionSafeReply:
+    """A `Reply` whose streamed text passes through `MentionGuard` (split mentions included)."""
+
+    def __init__(self, reply: Reply):
+        self._reply = reply
+        self._guard = MentionGuard()
+
+    def __getattr__(self, name: str):
+        return getattr(self._reply, name)
+
+    async def append(self, delta: str) -> None:
+        if safe := self._guard.feed(delta):
+            await self._reply.append(safe)
+
+    async def flush(self) -> None:
+        if tail := self._guard.flush():
+            await self._reply.append(tail)
+
+
 class ConversationService:
     def __init__(self, runtime, memory: ConversationMemory, usage: UsageService, cooldowns: Cooldowns):
         self.runtime = runtime
@@ -83,6 +103,9 @@ class ConversationService:
             endpoints.parse_networks(runtime.settings.allowed_private_networks),
         )
         self.cooldowns = cooldowns
+        self.tools = ToolLoop(
+            getattr(runtime, "connectors", None), runtime.settings.provider_bases, runtime.settings.llm_timeout, self.caller
+        )
         metrics = runtime.metrics
 
         def on_tick(rate: float, waiting: int) -> None:
@@ -149,30 +172,41 @@ class ConversationService:
         await reply.step(title, details=details)
         messages = await self._messages(plan, history, text)
         by_provider = {c.provider: c for c in credentials}
-        guard = MentionGuard()  # a model's text never pings a channel or a person
-
-        async def on_text(delta: str) -> None:
-            if safe := guard.feed(delta):
-                await reply.append(safe)
-
-        result = await self.caller.run(
-            plan,
-            by_provider,
-            messages,
-            person=person,
-            on_text=on_text,
-            on_auth_failure=lambda credential: self._key_failed(person, credential),
-            stream=getattr(reply, "streams", True),
-            on_failover=lambda attempt, following: reply.step(failover(attempt, following), "error"),
+        guarded = MentionSafeReply(reply)  # a model's text never pings a channel or a person
+        # With a connected service, the model may read it through tools (bot/llm/tools.py).
+        tools = await self.tools.offer(person, text)
+        result = (
+            await self.tools.run(
+                plan, by_provider, messages, tools, person=person, reply=guarded,
+                on_auth_failure=lambda credential: self._key_failed(person, credential),
+            )
+            if tools
+            else None
         )
-        if tail := guard.flush():
-            await reply.append(tail)
+        if result is None:
+            result = await self.caller.run(
+                plan,
+                by_provider,
+                messages,
+                person=person,
+                on_text=guarded.append,
+                on_auth_failure=lambda credential: self._key_failed(person, credential),
+                stream=getattr(reply, "streams", True),
+                on_failover=lambda attempt, following: reply.step(failover(attempt, following), "error"),
+            )
+        await guarded.flush()
         record_id = self.usage.new_id()
         if not result.answered:
             await reply.post(nothing_left_text(result.failures, plan.excluded))
             self._store(ask, key, record_id, plan, result, baseline=0.0)
             return result
-        baseline = baseline_cost(result.prompt_tokens, result.completion_tokens, at=utcnow())
+        baseline = baseline_cost(
+            result.prompt_tokens,
+            result.completion_tokens,
+            at=utcnow(),
+            cached=result.cached_tokens,
+            cache_write=result.cache_write_tokens,
+        )
         # A failover already shown as a step in the stream is not repeated under the answer.
         switched = [] if getattr(reply, "steps_shown", False) else switch_notes(result.attempts, result.model.litellm_name)
         footer = footer_blocks(
@@ -212,7 +246,9 @@ class ConversationService:
         cooling: dict[str, str],
     ) -> routing.RoutePlan:
         """Pure: the task, then the person's models in the order to try them."""
-        profile = classify(text, history_chars=sum(len(m["content"]) for m in history))
+        # A bare follow-up ("and in Go?") keeps the task of the exchange it continues.
+        previous = previous_profile(history_questions(history)) if history else None
+        profile = classify(text, history_chars=sum(len(m["content"]) for m in history), previous=previous)
         azure = next((c for c in credentials if c.provider == "azure"), None)
         available = available_models(
             [c.provider for c in credentials],

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.admins import AdminDirectory
 from bot.config import ConfigError, Settings
+from bot.connectors.service import ConnectorService
 from bot.inflight import InFlight
 from bot.llm.calls import Cooldowns
 from bot.memory import ConversationMemory
@@ -50,6 +51,8 @@ class Runtime:
     usage: UsageService | None = None
     pending: PendingWrites | None = None
     scheduler_running: bool = False
+    connectors: ConnectorService | None = None
+    _own_http: aiohttp.ClientSession | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.inflight is None:
@@ -60,6 +63,30 @@ class Runtime:
         self.pending = PendingWrites(self.sessions)  # answers' turns and usage, written in batches
         self.memory = ConversationMemory(self.sessions, self.crypto, self.settings.history_days, self.pending)
         self.usage = UsageService(self.sessions, self.pending)
+        self.connectors = ConnectorService(
+            self.settings, self.sessions, self.crypto, self.slack_for, self.http_session, self.metrics.registry
+        )
+
+    def http_session(self) -> aiohttp.ClientSession:
+        """Atom's shared aiohttp session (the Slack client's), for connector calls."""
+        if self.client.session is not None and not self.client.session.closed:
+            return self.client.session
+        if self._own_http is None or self._own_http.closed:
+            self._own_http = aiohttp.ClientSession()
+        return self._own_http
+
+    async def slack_for(self, person) -> AsyncWebClient:
+        """A Slack client acting in the person's workspace (its installation's token when
+        Atom is installed in several workspaces)."""
+        if self.settings.slack_bot_token or not self.settings.oauth_install:
+            return self.client
+        from bot.storage.installations import EncryptedInstallationStore
+
+        store = EncryptedInstallationStore(self.sessions, self.crypto, self.settings.slack_client_id)
+        bot = await store.async_find_bot(enterprise_id=person.enterprise_id or None, team_id=person.team_id)
+        if bot is None:
+            return self.client
+        return build_client(self.settings.slack_api_url, bot.bot_token, session=self.http_session())
 
     @classmethod
     async def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:
@@ -85,4 +112,6 @@ class Runtime:
         await self.pending.close()  # before the engine goes: what answers left behind is written
         if self.client.session is not None:
             await self.client.session.close()
+        if self._own_http is not None:
+            await self._own_http.close()
         await self.engine.dispose()

@@ -26,6 +26,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot import request_shapes
 from bot.app import build_app
 from bot.config import Settings
+from bot.connectors.web import add_oauth_routes
 from bot.llm import runtime as llm_runtime
 from bot.maintenance import run_periodically
 from bot.runtime import Runtime
@@ -167,6 +168,7 @@ def build_web_app(
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
     web_app.router.add_get("/metrics", metrics)
+    add_oauth_routes(web_app, runtime)  # connector OAuth, in both run modes
     if serve_events and app is not None:
         web_app.router.add_post("/slack/events", slack_events_handler(app, runtime))
     if app is not None and app.oauth_flow is not None:

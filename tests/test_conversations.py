@@ -198,7 +198,11 @@ async def test_why_this_model_and_feedback_are_for_the_asker_only(atom_sqlite):
     await atom_sqlite.client.block_action("feedback_good", value=buttons["feedback_good"], user_id="U2", channel_id="D1")
     await atom_sqlite.client.block_action("feedback_bad", value=buttons["feedback_bad"], channel_id="D1")
     await settle(atom_sqlite)
-    record = await atom_sqlite.runtime.usage.log.get(buttons["feedback_bad"])
+    for _ in range(100):  # the action's handler runs after its ack, outside settle()'s reach: wait for it
+        record = await atom_sqlite.runtime.usage.log.get(buttons["feedback_bad"])
+        if record.feedback is not None:
+            break
+        await asyncio.sleep(0.1)
     assert record.feedback == "bad" and record.task == "code"
     await atom_sqlite.client.block_action("why_model", value=buttons["why_model"], user_id="U2", channel_id="D1")
     opened = await atom_sqlite.slack.wait_for("views.open", count=3)

@@ -133,3 +133,46 @@ def test_per_million():
     assert per_million(1e-07) == "$0.10"
     assert per_million(2.5e-06) == "$2.50"
     assert per_million(3e-09) == "$0.0030"
+
+
+# (prompt, completion, read from the cache, written to it): Anthropic's shape has both, OpenAI's,
+# DeepSeek's and Gemini's only reads.
+CACHED = [
+    (2_000, 300, 1_500, 0),
+    (2_000, 300, 0, 1_800),
+    (5_000, 100, 3_000, 1_000),
+    (150_000, 900, 120_000, 0),
+]
+
+
+@pytest.mark.parametrize("moment", [PEAK, OFF_PEAK], ids=["peak", "off-peak"])
+@pytest.mark.parametrize("name", [f"{CATALOG[p].litellm_prefix}/{m}" for p, m, _, _ in CATALOG_ENTRIES])
+def test_cached_prompt_tokens_cost_what_litellm_says(litellm, name, moment):
+    from litellm.types.utils import PromptTokensDetailsWrapper, Usage
+
+    spec = lookup(name)
+    for prompt_tokens, completion_tokens, read, written in CACHED:
+        usage = Usage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+            prompt_tokens_details=PromptTokensDetailsWrapper(
+                cached_tokens=read,
+                cache_creation_tokens=written,
+                text_tokens=prompt_tokens - read - written,
+            ),
+            cache_read_input_tokens=read,
+            cache_creation_input_tokens=written,
+        )
+        expected = _litellm_cost(litellm, moment, model=spec.litellm_name, usage_object=usage)
+        actual = cost(spec, prompt_tokens, completion_tokens, at=moment, cached=read, cache_write=written)
+        assert actual == pytest.approx(expected, rel=1e-9, abs=0), (name, prompt_tokens, read, written)
+        if read and (spec.cache_read_cost_per_token or 0) < spec.input_cost_per_token:
+            assert actual < cost(spec, prompt_tokens, completion_tokens, at=moment)
+
+
+def test_the_baseline_is_cached_alike():
+    assert baseline_cost(10_000, 500, cached=8_000) == cost(
+        lookup(PREMIUM_BASELINE), 10_000, 500, cached=8_000
+    )
+    assert baseline_cost(10_000, 500, cached=8_000) < baseline_cost(10_000, 500)

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.llm.classify import CHARS_PER_TOKEN, TaskProfile, classify
+from bot.llm.classify import CHARS_PER_TOKEN, TaskProfile, classify, history_questions, previous_profile
 from bot.llm.models import (
     AZURE_FAMILY_TIERS,
     CATALOG_ENTRIES,
@@ -51,10 +51,37 @@ def route(text: str, providers: list[str], mode: str = "balanced", **kwargs):
 @pytest.mark.parametrize(
     ("text", "task", "need", "reason"),
     [
-        ("hey atom, how was your weekend?", "chat", "economy", "general chat"),
-        ("Meeting moved to 2026-11-25, 10:00-11:00; we're open 24/7", "chat", "economy", "general chat"),
-        ("select a dish from the menu for me", "chat", "economy", "general chat"),
-        ("what is the architecture of a cathedral?", "chat", "economy", "general chat"),
+        ("hey atom, how was your weekend?", "chat", "economy", "conversation"),
+        # Dates, times and ranges are not maths; with no ask at all, standard is the safe side.
+        ("Meeting moved to 2026-11-25, 10:00-11:00; we're open 24/7", "chat", "standard", "no clear signal"),
+        ("select a dish from the menu for me", "chat", "standard", "no clear signal"),
+        ("what is the architecture of a cathedral?", "chat", "economy", "a simple factual question"),
+        ("Write a poem about maths", "chat", "economy", "asks for writing (a poem)"),
+        ("Translate this error message into French: 'Session expired'", "chat", "economy", "translation"),
+        (
+            "Three cats catch three mice in three minutes. How long do 100 cats need for 100 mice?",
+            "reasoning",
+            "standard",
+            "logic: mentions 'how long'",
+        ),
+        (
+            "John is Mary's son. Mary is Tom's daughter. What is John to Tom?",
+            "reasoning",
+            "standard",
+            "family",
+        ),
+        (
+            "Compare the pros and cons of a four-day week for our team",
+            "reasoning",
+            "standard",
+            "careful analysis",
+        ),
+        (
+            "Write a Go HTTP handler that returns a greeting",
+            "code",
+            "standard",
+            "asks to write code (a handler)",
+        ),
         (CODE, "code", "standard", "contains a code block"),
         (
             "Can you refactor this function? It's python",
@@ -108,7 +135,7 @@ def test_large_code_needs_premium_and_long_pastes_only_scan_head_and_tail():
     assert any("large code input" in r for r in profile.reasons)
     # A signal buried in the middle of a long paste is not read; the ask at the end is.
     middle = "filler text. " * 500 + "prove it" + " filler text." * 500
-    assert classify(middle).task == "chat"  # ~3k tokens: not long either
+    assert classify(middle).task == "chat"  # ~3k tokens: not long either (and unsure: standard)
     assert classify("filler text. " * 500 + "Prove this rigorously.").task == "reasoning"
 
 
@@ -172,7 +199,8 @@ ALL = ["openai", "anthropic", "gemini", "deepseek", "azure"]
         (CODE, "balanced", ["openai/gpt-6.1-terra", "openai/gpt-6.1-sol", "openai/gpt-6-luna"]),
         (PROOF, "balanced", ["openai/gpt-6.1-sol", "openai/gpt-6.1-terra", "openai/gpt-6-luna"]),
         (LONG, "balanced", ["openai/gpt-6-luna", "openai/gpt-6.1-terra", "openai/gpt-6.1-sol"]),
-        (CODE, "save", ["openai/gpt-6-luna", "openai/gpt-6.1-terra", "openai/gpt-6.1-sol"]),
+        # Save: luna is not noted for code, so code still needs the standard tier.
+        (CODE, "save", ["openai/gpt-6.1-terra", "openai/gpt-6.1-sol", "openai/gpt-6-luna"]),
         (CHAT, "best", ["openai/gpt-6.1-sol", "openai/gpt-6.1-terra", "openai/gpt-6-luna"]),
         (CHAT, "openai/gpt-6.1-terra", ["openai/gpt-6.1-terra", "openai/gpt-6-luna", "openai/gpt-6.1-sol"]),
     ],
@@ -189,11 +217,11 @@ def test_only_openai(text, mode, expected):
             "balanced",
             ["gemini/gemini-2.5-flash-lite", "anthropic/claude-haiku-5-5", "gemini/gemini-3.8-flash"],
         ),
-        # Haiku is economy but counts as standard for code (a strength), and is cheapest.
+        # Balanced keeps code on the standard tier, though Haiku is noted for code.
         (
             CODE,
             "balanced",
-            ["anthropic/claude-haiku-5-5", "gemini/gemini-3.8-flash", "anthropic/claude-sonnet-5-5"],
+            ["gemini/gemini-3.8-flash", "anthropic/claude-sonnet-5-5", "gemini/gemini-4-argon"],
         ),
         (
             PROOF,
@@ -205,10 +233,11 @@ def test_only_openai(text, mode, expected):
             "balanced",
             ["gemini/gemini-2.5-flash-lite", "anthropic/claude-haiku-5-5", "gemini/gemini-3.8-flash"],
         ),
+        # Save may use an economy model noted for the task: Haiku counts as standard for code.
         (
             CODE,
             "save",
-            ["gemini/gemini-2.5-flash-lite", "anthropic/claude-haiku-5-5", "gemini/gemini-3.8-flash"],
+            ["anthropic/claude-haiku-5-5", "gemini/gemini-3.8-flash", "anthropic/claude-sonnet-5-5"],
         ),
         (CHAT, "best", ["gemini/gemini-4-argon", "anthropic/claude-opus-5-5", "gemini/gemini-3.8-flash"]),
     ],
@@ -225,9 +254,13 @@ def test_all_five_providers():
         "openai/gpt-6-luna",
     ]
     code = route(CODE, ALL)
-    assert names(code)[:3] == ["anthropic/claude-haiku-5-5", "deepseek/deepseek-v4-flash", "azure/mini"]
+    assert names(code)[:3] == ["azure/mini", "gemini/gemini-3.8-flash", "deepseek/deepseek-v4-pro"]
+    assert {c.model.tier for c in code.candidates[:7]} == {"standard", "premium"}
     assert route(PROOF, ALL).choice.model.tier == "premium"
-    assert route(CODE, ALL, "save").choice.est_cost == min(c.est_cost for c in code.candidates)
+    save = route(CODE, ALL, "save")
+    assert names(save)[:3] == ["anthropic/claude-haiku-5-5", "deepseek/deepseek-v4-flash", "azure/mini"]
+    noted = [c for c in save.candidates if c.model.tier != "economy" or "code" in c.model.strengths]
+    assert save.choice.est_cost == min(c.est_cost for c in noted) < code.choice.est_cost
     best = route(CHAT, ALL, "best")
     assert {c.model.tier for c in best.candidates[:4]} == {"premium"}
     assert [c.est_cost for c in best.candidates[:4]] == sorted(c.est_cost for c in best.candidates[:4])
@@ -358,13 +391,21 @@ def test_plans_are_deterministic():
 def test_explain():
     text = route(CODE, ALL, unavailable={"deepseek": "cooling down"}).explain(max_candidates=3)
     assert text.startswith("Task: code (needs standard) — contains a code block")
-    assert "Mode: balanced." in text
-    assert "Choice: anthropic/claude-haiku-5-5 (economy)" in text
-    assert "counts as standard for code" in text
-    assert "1. anthropic/claude-haiku-5-5 — economy — $0.10 / $0.50 — est. $0.0006" in text
+    assert (
+        "Mode: balanced.\nBalanced: hard tasks (code, maths, logic puzzles, careful analysis) go to" in text
+    )
+    assert "Choice: azure/mini (standard)" in text
+    assert "1. azure/mini — standard — $0.40 / $1.60 — est. $0.0019" in text
     assert "…and 9 more" in text
     assert "• deepseek: cooling down" in text
     assert "• azure/o4: retired on 2026-11-19" in text
+    save = route(CODE, ALL, "save").explain(max_candidates=3)
+    assert "Choice: anthropic/claude-haiku-5-5 (economy)" in save
+    assert "noted for code: counts as standard in save mode" in save
+    assert "1. anthropic/claude-haiku-5-5 — economy — $0.10 / $0.50 — est. $0.0006" in save
+    unsure = route("select a dish from the menu for me", ALL).explain()
+    assert "no clear signal either way: standard, the safer choice when unsure" in unsure
+    assert "Choice: azure/mini (standard)" in unsure
 
 
 def test_every_provider_checks_keys_with_a_current_catalog_model():
@@ -377,3 +418,47 @@ def test_every_provider_checks_keys_with_a_current_catalog_model():
         spec = lookup(f"{provider.litellm_prefix}/{provider.check_model}")
         assert spec is not None and spec.provider == provider.id, provider.id
         assert spec.tier == "economy", f"{provider.id} checks keys with a {spec.tier} model"
+
+
+# --- follow-ups -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "follow_up", ["and in Go?", "why?", "make it shorter", "now with tests pls", "ok and?"]
+)
+def test_a_bare_follow_up_keeps_the_task_of_the_exchange_it_continues(follow_up):
+    previous = previous_profile(["Write a Python function that parses ISO dates"])
+    assert previous.task == "code"
+    profile = classify(follow_up, previous=previous)
+    assert (profile.task, profile.need, profile.own_signal) == ("code", "standard", False)
+    assert profile.reasons == (
+        "no signal of its own: continues the previous code exchange (asks to write code (a function); "
+        "mentions 'function', 'python')",
+    )
+    assert classify(follow_up).task == "chat"  # on its own it says nothing of code
+
+
+def test_a_follow_up_with_a_signal_of_its_own_is_classified_on_its_own():
+    code = classify("fix this python traceback")
+    assert classify("Translate 'good morning' into French", previous=code).task == "chat"
+    hello = classify("hello, how are you today?", previous=code)
+    assert (hello.task, hello.need, hello.own_signal) == ("chat", "economy", True)
+    assert classify("thanks!", previous=code).task == "code"  # an acknowledgement stays in the exchange
+    assert classify(
+        "Three cats catch three mice in three minutes; how long for 100?", previous=code
+    ).task == ("reasoning")
+    assert classify("and in Go?").task == "chat"  # with no exchange to continue, a short message is chat
+
+
+def test_previous_profile_skips_turns_without_a_signal_of_their_own():
+    turns = ["What is the probability of two sixes?", "thanks!", "hmm ok"]
+    assert previous_profile(turns).task == "reasoning"
+    assert previous_profile(["hi", "thanks"]).task == "chat"  # a greeting is a subject of its own
+    assert previous_profile(["hmm", "ok"]) is None
+    assert previous_profile([]) is None
+    history = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a"},
+        {"role": "system", "content": "s"},
+    ]
+    assert history_questions(history) == ["q"]

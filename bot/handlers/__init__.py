@@ -65,7 +65,18 @@ class Surface:
 
 def register(app: AsyncApp, runtime: Runtime) -> Surface:
     from bot.conversations import ConversationService
-    from bot.handlers import agent, answers, assistant, commands, fallback, home, keys, lifecycle, messages
+    from bot.handlers import (
+        agent,
+        answers,
+        assistant,
+        commands,
+        connections,
+        fallback,
+        home,
+        keys,
+        lifecycle,
+        messages,
+    )
     from bot.viewing import ViewMemory
 
     surface = Surface(app)
@@ -81,6 +92,7 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
     keys.register(surface, runtime, routes, home_tab)
     answers.register(surface, runtime, routes, conversations, runtime.usage, home_tab)
     assistant.register(surface, runtime, conversations, views)
+    connections.register(surface, runtime, routes, home_tab)
     lifecycle.register(surface, runtime)
     fallback.register(surface)  # last: catches what no listener above claimed
     return surface

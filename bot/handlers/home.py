@@ -8,6 +8,7 @@ from bot.handlers.once import first_delivery
 from bot.identity import Person
 from bot.runtime import Runtime
 from bot.views import keys as key_views
+from bot.views.connections import connections_blocks
 from bot.views.help import help_blocks
 from bot.views.home import admin_unknown_blocks, home_view
 from bot.views.modal import info_modal
@@ -27,6 +28,7 @@ class HomeTab:
         sections = [
             usage_blocks(summary) + [settings_button()],
             key_views.provider_blocks(states),
+            connections_blocks(await self.runtime.connectors.states(person)),
         ]
         admin = await self.runtime.admins.is_admin_or_unknown(client, person)
         if admin:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from bot.identity import Person
 from bot.llm import endpoints
+from bot.llm.caching import with_cache_breakpoints
 from bot.llm.credentials import Credential, call_params
 from bot.llm.models import ModelSpec
 from bot.llm.pricing import cost
@@ -61,8 +62,10 @@ class CallResult:
     text: str = ""
     model: ModelSpec | None = None
     credential: Credential | None = field(default=None, repr=False)
-    prompt_tokens: int = 0
+    prompt_tokens: int = 0  # all of them, cached ones included
     completion_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens read from the provider's prompt cache
+    cache_write_tokens: int = 0  # prompt tokens written to it (Anthropic)
     cost_usd: float = 0.0
     attempts: list[Attempt] = field(default_factory=list)
     cut_off: bool = False
@@ -101,6 +104,20 @@ class Cooldowns:
             elif (ent, team, user) == (person.enterprise_id, person.team_id, person.user_id):
                 cooling[provider] = f"cooling down for {until - now:.0f}s after {reason}"
         return cooling
+
+
+def cached_tokens(usage) -> tuple[int, int]:
+    """(read from, written to) the prompt cache, from litellm's normalised usage: every provider's
+    cache hits arrive as `prompt_tokens_details.cached_tokens`, Anthropic's writes as
+    `cache_creation_input_tokens`."""
+    if usage is None:
+        return 0, 0
+    details = getattr(usage, "prompt_tokens_details", None)
+    read = getattr(details, "cached_tokens", None) or getattr(usage, "cache_read_input_tokens", None) or 0
+    written = getattr(usage, "cache_creation_input_tokens", None) or getattr(
+        details, "cache_creation_tokens", None
+    )
+    return int(read), int(written or 0)
 
 
 def retry_after(exc: Exception) -> float | None:
@@ -190,7 +207,7 @@ class ModelCaller:
             text_parts: list[str] = []
             usage = None
             common = {
-                "messages": messages,
+                "messages": with_cache_breakpoints(model.provider, messages),
                 "timeout": self.timeout,
                 "max_retries": 0,
                 "max_tokens": max_tokens,
@@ -247,9 +264,15 @@ class ModelCaller:
             result.prompt_tokens, result.completion_tokens = self._tokens(
                 litellm, usage, model, messages, result.text
             )
+            result.cached_tokens, result.cache_write_tokens = cached_tokens(usage)
             # Priced at the moment of the call: some providers bill off-peak hours at lower rates.
             result.cost_usd = cost(
-                model, result.prompt_tokens, result.completion_tokens, at=datetime.now(UTC)
+                model,
+                result.prompt_tokens,
+                result.completion_tokens,
+                at=datetime.now(UTC),
+                cached=result.cached_tokens,
+                cache_write=result.cache_write_tokens,
             )
             break
         result.latency_s = time.perf_counter() - started

@@ -75,6 +75,8 @@ class OffPeak:
     input_cost_per_token: float
     output_cost_per_token: float
     windows: tuple[tuple[frozenset[int], tuple[tuple[int, int], ...]], ...]
+    cache_read_cost_per_token: float | None = None  # None: the model's own cache rates apply
+    cache_write_cost_per_token: float | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,12 @@ class ModelSpec:
     long_context: tuple[tuple[int, float, float], ...] = ()
     off_peak: OffPeak | None = field(default=None, repr=False)
     retires_on: date | None = None  # the provider's announced shutdown date
+    # Prompt caching: rates for prompt tokens read from / written to the provider's cache (None: the
+    # table has none, so they bill as ordinary input), and their long-context rates (threshold, read,
+    # write), each None where the table keeps the lower rate.
+    cache_read_cost_per_token: float | None = None
+    cache_write_cost_per_token: float | None = None
+    long_context_cache: tuple[tuple[int, float | None, float | None], ...] = ()
 
     @property
     def tier_rank(self) -> int:
@@ -125,6 +133,25 @@ def _long_context(entry: Mapping) -> tuple[tuple[int, float, float], ...]:
     return tuple(sorted(tiers))
 
 
+def _rate(entry: Mapping, key: str) -> float | None:
+    value = entry.get(key)
+    return float(value) if value is not None else None
+
+
+def _long_context_cache(
+    entry: Mapping, thresholds: Iterable[int]
+) -> tuple[tuple[int, float | None, float | None], ...]:
+    """Cache rates above each long-context threshold, as litellm's cost code looks them up."""
+    tiers = []
+    for threshold in thresholds:
+        size = f"{threshold // 1000}k" if threshold % 1000 == 0 else str(threshold)
+        read = _rate(entry, f"cache_read_input_token_cost_above_{size}_tokens")
+        write = _rate(entry, f"cache_creation_input_token_cost_above_{size}_tokens")
+        if read is not None or write is not None:
+            tiers.append((threshold, read, write))
+    return tuple(tiers)
+
+
 def _minutes(hours: int, minutes: int) -> int:
     return hours * 60 + minutes
 
@@ -155,6 +182,8 @@ def _off_peak(entry: Mapping) -> OffPeak | None:
         float(block.get("input_cost_per_token", entry["input_cost_per_token"])),
         float(block.get("output_cost_per_token", entry["output_cost_per_token"])),
         tuple(windows),
+        _rate(block, "cache_read_input_token_cost"),
+        _rate(block, "cache_creation_input_token_cost"),
     )
 
 
@@ -178,6 +207,7 @@ def spec_from_table(
     if missing:
         raise CatalogError(f"{price_key} has no {', '.join(missing)} in litellm's price table")
     retires = entry.get("deprecation_date")
+    long_context = _long_context(entry)
     return ModelSpec(
         provider=provider,
         name=name,
@@ -189,9 +219,12 @@ def spec_from_table(
         strengths=strengths,
         price_key=price_key,
         max_output_tokens=entry.get("max_output_tokens"),
-        long_context=_long_context(entry),
+        long_context=long_context,
         off_peak=_off_peak(entry),
         retires_on=date.fromisoformat(retires) if retires else None,
+        cache_read_cost_per_token=_rate(entry, "cache_read_input_token_cost"),
+        cache_write_cost_per_token=_rate(entry, "cache_creation_input_token_cost"),
+        long_context_cache=_long_context_cache(entry, (threshold for threshold, _, _ in long_context)),
     )
 
 

@@ -8,7 +8,12 @@ Atom's figures equal litellm's (tests/test_pricing.py checks every catalog model
 * long-context pricing — when the prompt is above a model's threshold (strictly), every token of
   the request is billed at the higher rates;
 * off-peak pricing — inside a model's discount window (DeepSeek's, in UTC) the off-peak rates
-  replace the others for the whole request.
+  replace the others for the whole request;
+* prompt caching — of the prompt tokens, those read from the provider's cache (`cached`: OpenAI's,
+  DeepSeek's and Gemini's automatic caching, Anthropic's `cache_control` hits) bill at the model's
+  cache-read rate and those written to it (`cache_write`: Anthropic) at its cache-write rate, the
+  rest at the input rate; a model without such a rate bills them as ordinary input, as litellm
+  does. Off-peak windows use their own cache rates where the table gives them.
 
 Off-peak rates depend on when the call was made, so `at` is passed in; without it the list
 (peak) price is used, which is what estimates should assume.
@@ -51,12 +56,43 @@ def rates(model: ModelSpec, prompt_tokens: int, at: datetime | None = None) -> t
     return rate_in, rate_out
 
 
+def cache_rates(
+    model: ModelSpec, prompt_tokens: int, rate_in: float, at: datetime | None = None
+) -> tuple[float, float]:
+    """(read, write) USD per cached prompt token; `rate_in` is the input rate that applies."""
+    read, write = model.cache_read_cost_per_token, model.cache_write_cost_per_token
+    for threshold, above_read, above_write in model.long_context_cache:
+        if prompt_tokens > threshold:
+            read = above_read if above_read is not None else read
+            write = above_write if above_write is not None else write
+    read = read if read is not None else rate_in
+    write = write if write is not None else rate_in
+    if is_off_peak(model, at):  # the off-peak block's own cache rates, where it has them
+        peak = model.off_peak
+        read = peak.cache_read_cost_per_token if peak.cache_read_cost_per_token is not None else read
+        write = peak.cache_write_cost_per_token if peak.cache_write_cost_per_token is not None else write
+    return read, write
+
+
 def cost(
-    model: ModelSpec, prompt_tokens: int, completion_tokens: int, *, at: datetime | None = None
+    model: ModelSpec,
+    prompt_tokens: int,
+    completion_tokens: int,
+    *,
+    at: datetime | None = None,
+    cached: int = 0,
+    cache_write: int = 0,
 ) -> float:
-    """USD for one call with these token counts."""
+    """USD for one call with these token counts. `cached` and `cache_write` are the parts of
+    `prompt_tokens` read from and written to the provider's prompt cache."""
     rate_in, rate_out = rates(model, prompt_tokens, at)
-    return prompt_tokens * rate_in + completion_tokens * rate_out
+    cached = max(0, min(cached, prompt_tokens))
+    cache_write = max(0, min(cache_write, prompt_tokens - cached))
+    total = (prompt_tokens - cached - cache_write) * rate_in + completion_tokens * rate_out
+    if cached or cache_write:
+        read_rate, write_rate = cache_rates(model, prompt_tokens, rate_in, at)
+        total += cached * read_rate + cache_write * write_rate
+    return total
 
 
 def baseline_model() -> ModelSpec:
@@ -66,9 +102,18 @@ def baseline_model() -> ModelSpec:
     return spec
 
 
-def baseline_cost(prompt_tokens: int, completion_tokens: int, *, at: datetime | None = None) -> float:
-    """What the same tokens would have cost on the premium baseline model."""
-    return cost(baseline_model(), prompt_tokens, completion_tokens, at=at)
+def baseline_cost(
+    prompt_tokens: int,
+    completion_tokens: int,
+    *,
+    at: datetime | None = None,
+    cached: int = 0,
+    cache_write: int = 0,
+) -> float:
+    """What the same tokens would have cost on the premium baseline model (cached alike)."""
+    return cost(
+        baseline_model(), prompt_tokens, completion_tokens, at=at, cached=cached, cache_write=cache_write
+    )
 
 
 def saving(

@@ -6,16 +6,18 @@ the text of the "Why this model?" view. No I/O: the caller supplies availability
 budgets) as plain data and the clock as `now`.
 
 Modes:
-* save — the cheapest model whose context fits, whatever the task needs (meeting the need wins a
-  price tie);
-* balanced (default) — the cheapest model that meets the task's need; the rest below it;
+* save — the cheapest model that meets the task's need, where an economy model *noted for* the
+  task (its `strengths`) counts as meeting a standard need; the rest below it;
+* balanced (default) — the cheapest model whose own tier meets the task's need: every hard task
+  (code, maths, logic, careful analysis: the classifier says "standard" or "premium") goes to the
+  standard tier or above of the provider's price ladder, whatever an economy model is noted for;
 * best — the highest tier first, cheapest first within a tier;
 * any other value pins that model (litellm name or model id) first, with balanced order after it.
 
 Prices compared are estimates for this request (its input plus an expected output per task), so
-long-context surcharges and off-peak discounts count. An economy model counts as standard for
-tasks in its `strengths`. After the first choice the next candidate is put on another provider
-where the order allows, so one provider's outage does not use up several attempts in a row.
+long-context surcharges and off-peak discounts count. After the first choice the next candidate
+is put on another provider where the order allows, so one provider's outage does not use up
+several attempts in a row.
 """
 
 from __future__ import annotations
@@ -29,6 +31,15 @@ from bot.llm.models import TIER_RANK, TIERS, ModelSpec, matches
 from bot.llm.pricing import cost, format_usd, per_million
 
 MODES = ("save", "balanced", "best")
+# What each mode does, as "Why this model?" says it.
+MODE_RULES = {
+    "save": "Save: the cheapest model that meets the task's need; an economy model noted for the task "
+    "counts as standard.",
+    "balanced": "Balanced: hard tasks (code, maths, logic puzzles, careful analysis) go to the standard tier "
+    "or above; easy ones (chat, writing, translation, summaries, extraction, simple facts) to economy; "
+    "standard when unsure.",
+    "best": "Best: the premium tier first.",
+}
 # Typical answer sizes in tokens; reasoning models also bill their thinking as output.
 EXPECTED_OUTPUT_TOKENS = {"chat": 400, "code": 1_200, "reasoning": 2_000, "long_document": 800}
 
@@ -60,6 +71,8 @@ class RoutePlan:
             f"Size: ~{p.est_input_tokens:,} input tokens, ~{self.expected_output_tokens:,} expected output. "
             f"Mode: {self.mode}.",
         ]
+        if rule := MODE_RULES.get(self.mode):
+            lines.append(rule)
         if self.choice is None:
             lines.append("No model can take this request.")
         else:
@@ -82,9 +95,11 @@ class RoutePlan:
         return "\n".join(lines)
 
 
-def effective_rank(model: ModelSpec, task: str) -> int:
-    """Tier rank for this task: an economy model counts as standard for its strengths."""
-    if model.tier_rank == 0 and task in model.strengths:
+def effective_rank(model: ModelSpec, task: str, mode: str) -> int:
+    """Tier rank for this task. Only in save mode does an economy model count as standard for the
+    tasks it is noted for: balanced keeps hard tasks on the standard tier (a wrong answer to a
+    puzzle costs more trust than the cent it saves)."""
+    if mode == "save" and model.tier_rank == 0 and task in model.strengths:
         return 1
     return model.tier_rank
 
@@ -143,18 +158,13 @@ def _order(mode: str, task: str, need: int, eligible: list[tuple[ModelSpec, floa
     need (balanced) or the tier (best) matters more than spreading providers."""
 
     def rank(model: ModelSpec) -> int:
-        return effective_rank(model, task)
+        return effective_rank(model, task, mode)
 
     def price(item: tuple[ModelSpec, float]):  # ties: the higher tier, then a stable name order
         model, est = item
         return (est, -rank(model), model.provider, model.litellm_name)
 
     need_name = TIERS[need]
-    if mode == "save":
-        # Cheapest first; on an equal price, a model that meets the need goes first.
-        everything = sorted(eligible, key=lambda i: (i[1], rank(i[0]) < need, *price(i)[1:]))
-        why = ("cheapest model whose context fits (save mode)", "next cheapest")
-        return [[(m, c, why) for m, c in everything]]
     if mode == "best":
         groups = []
         for tier in sorted({m.tier_rank for m, _ in eligible}, reverse=True):
@@ -167,7 +177,11 @@ def _order(mode: str, task: str, need: int, eligible: list[tuple[ModelSpec, floa
         return groups
 
     def meets(model: ModelSpec) -> tuple[str, str]:
-        lifted = f", counts as {need_name} for {task.replace('_', ' ')}" if model.tier_rank < need else ""
+        lifted = (
+            f", noted for {task.replace('_', ' ')}: counts as {need_name} in save mode"
+            if model.tier_rank < need
+            else ""
+        )
         return f"cheapest model that meets the task's need ({need_name}{lifted})", f"meets the need{lifted}"
 
     def below(model: ModelSpec) -> tuple[str, str]:

@@ -196,6 +196,85 @@ class SlackInstallation(Base):
     installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+# --- Connectors (bot/connectors/): per-person OAuth connections and their pending OAuth states ---
+
+
+class ServiceConnection(Base):
+    """A person's OAuth connection to one provider ("google" covers Calendar, Gmail and Drive).
+
+    `secret` is a Fernet token of {"access_token", "refresh_token"} as JSON; `scopes` are the ones
+    the provider granted (space-separated), so what Atom may do is read from here, not assumed.
+    """
+
+    __tablename__ = "service_connections"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(SlackId, default="")
+    team_id: Mapped[str] = mapped_column(SlackId)
+    user_id: Mapped[str] = mapped_column(SlackId)
+    provider: Mapped[str] = mapped_column(String(16))  # google | asana
+    account: Mapped[str] = mapped_column(String(200), default="")
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    secret: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="ok")  # ok | broken
+    status_detail: Mapped[str] = mapped_column(String(300), default="")
+    connected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "team_id", "user_id", "provider", name="uq_service_connections_owner"),
+    )
+
+    def __repr__(self) -> str:
+        return f"ServiceConnection({self.provider}, {self.team_id}/{self.user_id}, {self.status})"
+
+
+class ConnectorOAuthState(Base):
+    """One OAuth attempt: random, single-use, 10 minutes, bound to the person who clicked.
+
+    Only the SHA-256 of the state is stored; `secret` is a Fernet token of the PKCE verifier.
+    """
+
+    __tablename__ = "connector_oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(SlackId, default="")
+    team_id: Mapped[str] = mapped_column(SlackId)
+    user_id: Mapped[str] = mapped_column(SlackId)
+    service: Mapped[str] = mapped_column(String(32))  # the connector asked for, e.g. gmail
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    secret: Mapped[str] = mapped_column(Text)
+    browser_hash: Mapped[str] = mapped_column(String(64), default="")  # set when /start is opened
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (Index("ix_connector_oauth_states_expires", "expires_at"),)
+
+
+class ConnectorApproval(Base):
+    """A side effect a model proposed in chat, waiting for its owner's Approve (24 hours, once).
+
+    `params` is a Fernet token of the action's parameters (an email's body is personal data).
+    """
+
+    __tablename__ = "connector_approvals"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(SlackId, default="")
+    team_id: Mapped[str] = mapped_column(SlackId)
+    user_id: Mapped[str] = mapped_column(SlackId)
+    action_id: Mapped[str] = mapped_column(String(64))
+    params: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|failed|cancelled
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (Index("ix_connector_approvals_expires", "expires_at"),)
+
+
 # ---- Agent messaging: a top-level follow-up continues an earlier conversation (bot/memory.py) ----
 
 

@@ -12,7 +12,15 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.storage.encryption import Crypto, UndecryptableSecret
-from bot.storage.models import ConversationTurn, Meta, ProviderCredential, SlackInstallation
+from bot.storage.models import (
+    ConnectorApproval,
+    ConnectorOAuthState,
+    ConversationTurn,
+    Meta,
+    ProviderCredential,
+    ServiceConnection,
+    SlackInstallation,
+)
 
 BATCH = 500
 # (model, its primary-key columns, the encrypted column, what people call it)
@@ -21,6 +29,9 @@ ENCRYPTED_COLUMNS = (
     (SlackInstallation, ("enterprise_id", "team_id"), "secret", "Slack bot tokens"),
     (ConversationTurn, ("id",), "content", "conversation messages"),
     (Meta, ("name",), "value", "encryption canary"),
+    (ServiceConnection, ("id",), "secret", "connected-service tokens"),
+    (ConnectorOAuthState, ("state_hash",), "secret", "pending connection verifiers"),
+    (ConnectorApproval, ("id",), "params", "actions awaiting approval"),
 )
 
 

@@ -9,6 +9,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("/atom keys", "add, replace, check or remove your AI provider keys (private modal)"),
     ("/atom settings", "choose how Atom picks a model: Save, Balanced or Best"),
     ("/atom usage", "this month's requests, spend and savings"),
+    ("/atom connect <service>", "connect Google Calendar, Gmail, Google Drive or Asana (private link)"),
     ("/atom forget", "delete your conversation history with Atom"),
     ("/atom admin", "workspace admins: providers, shared keys, budgets, audit log"),
     ("/atom help", "this list"),
@@ -27,7 +28,7 @@ def help_blocks(note: str | None = None) -> list:
             elements=[
                 MarkdownTextObject(
                     text="You can also DM me, open me in the Assistant panel, or mention @Atom in a channel. "
-                    "Coming soon: `/atom connect`, `/atom workflow`, `/atom workflows` and `/atom export`."
+                    "Coming soon: `/atom workflow`, `/atom workflows` and `/atom export`."
                 )
             ]
         )

@@ -20,13 +20,13 @@ from bot.llm.providers import CATALOG
 from bot.usage import MonthSummary, Preferences
 
 MODE_LABELS = {
-    "save": "Save: the cheapest model that can answer",
-    "balanced": "Balanced: the cheapest model good enough for the task (default)",
-    "best": "Best: the strongest model, whatever it costs",
+    "save": "Save: cheapest; an economy model noted for the task counts as standard",
+    "balanced": "Balanced (default): standard tier or above for code, maths, logic, analysis",
+    "best": "Best: the premium model first, whatever it costs",
 }
 TASK_LABELS = {
     "code": "Code",
-    "reasoning": "Reasoning",
+    "reasoning": "Reasoning (maths, logic, analysis)",
     "long_document": "Long documents",
     "chat": "General chat",
 }

@@ -280,7 +280,12 @@ class FakeProviders:
     """Local fake of OpenAI, DeepSeek, Anthropic, Gemini and Azure OpenAI, on one random port.
 
     Configure by attribute at any time: `valid_keys[provider]` (empty set = any non-empty key),
-    `reply[provider]`, `reply_fn(provider, request_json) -> str`, `chunk_size`, `chunk_delay`.
+    `reply[provider]`, `reply_fn(provider, request_json) -> str`, `chunk_size`, `chunk_delay`,
+    `cache[provider] = (read, written)`: prompt tokens to report as read from / written to the
+    provider's prompt cache, in its own usage shape (OpenAI and Azure `prompt_tokens_details.
+    cached_tokens`, DeepSeek `prompt_cache_hit_tokens`, Gemini `cachedContentTokenCount`, Anthropic
+    `cache_read_input_tokens` / `cache_creation_input_tokens` — only for a request that marks a
+    prefix with `cache_control`, as Anthropic's API does).
     Reply text precedence: `Behaviour.text` > `reply_fn` > `reply[provider]` > "Hello from <provider>".
     """
 
@@ -296,6 +301,7 @@ class FakeProviders:
         self.chunk_delay = chunk_delay
         self.reply_fn = reply_fn
         self.reply: dict[str, str] = {}
+        self.cache: dict[str, tuple[int, int]] = {}
         self.valid_keys: dict[str, set[str]] = {p: set() for p in PROVIDERS}
         for provider, keys in (valid_keys or {}).items():
             self.valid_keys[provider] = set(keys)
@@ -584,7 +590,7 @@ class FakeProviders:
         body = record.json or {}
         model = record.model or body.get("model") or "unknown"
         text = self._reply_text(provider, record, behaviour)
-        usage = self._openai_usage(provider, body, text)
+        usage = self._openai_usage(provider, body, text, self.cache.get(provider, (0, 0))[0])
         completion_id = self._id("chatcmpl-")
         created = int(time.time())
         fingerprint = None if provider == "azure" else "fp_fake"
@@ -657,8 +663,9 @@ class FakeProviders:
         return await self._stream(request, behaviour, events, len(preamble))
 
     @staticmethod
-    def _openai_usage(provider: str, body: dict[str, Any], text: str) -> dict[str, Any]:
+    def _openai_usage(provider: str, body: dict[str, Any], text: str, cached: int = 0) -> dict[str, Any]:
         prompt = count_tokens(request_text(body))
+        cached = min(cached, prompt)
         completion = count_tokens(text)
         usage: dict[str, Any] = {
             "prompt_tokens": prompt,
@@ -666,10 +673,10 @@ class FakeProviders:
             "total_tokens": prompt + completion,
         }
         if provider == "deepseek":
-            usage.update(prompt_cache_hit_tokens=0, prompt_cache_miss_tokens=prompt)
+            usage.update(prompt_cache_hit_tokens=cached, prompt_cache_miss_tokens=prompt - cached)
         else:
             usage.update(
-                prompt_tokens_details={"cached_tokens": 0, "audio_tokens": 0},
+                prompt_tokens_details={"cached_tokens": cached, "audio_tokens": 0},
                 completion_tokens_details={"reasoning_tokens": 0, "audio_tokens": 0},
             )
         return usage
@@ -691,14 +698,18 @@ class FakeProviders:
         body = record.json or {}
         model = record.model or "unknown"
         text = self._reply_text(provider, record, behaviour)
-        input_tokens = count_tokens(request_text(body))
+        prompt_tokens = count_tokens(request_text(body))
         output_tokens = count_tokens(text)
         message_id = self._id("msg_fake")
+        read, written = self.cache.get(provider, (0, 0)) if "cache_control" in record.body else (0, 0)
+        read = min(read, prompt_tokens)
+        written = min(written, prompt_tokens - read)
         usage = {
-            "input_tokens": input_tokens,
+            # Anthropic's input_tokens are the ones after the last cache breakpoint only.
+            "input_tokens": prompt_tokens - read - written,
             "output_tokens": output_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": read,
         }
         if not body.get("stream"):
             return web.json_response(
@@ -799,6 +810,8 @@ class FakeProviders:
             "totalTokenCount": prompt + completion,
             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
         }
+        if cached := min(self.cache.get(provider, (0, 0))[0], prompt):
+            final_usage["cachedContentTokenCount"] = cached
 
         def payload(parts_text: str, finish: str | None, usage: dict[str, Any]) -> dict[str, Any]:
             candidate: dict[str, Any] = {

@@ -1,0 +1,197 @@
+"""The words the task classifier (bot.llm.classify) looks for, grouped by the signal they give.
+
+Owns the word lists only; how they are weighed lives in classify. Each `Vocabulary` is word groups
+("refactor refactoring …", one idea per group, groups split by "|") matched whole after
+lower-casing, plus phrases matched on word boundaries. Lists cover English and the common forms in
+German, French, Spanish, Italian, Portuguese, Dutch and Polish, because people ask in their own
+language; a word is listed only if it rarely appears in an easy request (chat, writing,
+translation, summaries, extraction, simple facts) — "plan" is not a reasoning word ("plan my day"),
+"error" is not a code word ("translate this error message").
+"""
+
+from __future__ import annotations
+
+
+class Vocabulary:
+    """Word groups and phrases for one signal; `order` keeps the groups' order for reasons."""
+
+    __slots__ = ("forms", "form_set", "order", "phrases", "phrase_starts", "start_set", "rank")
+
+    def __init__(self, groups: str, phrases: str = ""):
+        split = [group.split() for group in groups.split("|") if group.strip()]
+        self.forms = {form: words[0] for words in split for form in words}
+        # Sets, so `text words & form_set` iterates over the smaller side (a short message's words).
+        self.form_set = frozenset(self.forms)
+        self.order = tuple(words[0] for words in split)
+        self.rank = {group: index for index, group in enumerate(self.order)}
+        self.phrases = tuple(
+            (f" {p.strip()} ", SHOWN.get(p.strip(), p.strip())) for p in phrases.split("|") if p.strip()
+        )
+        # Phrases by their first word, so a text is searched only for phrases that could be in it.
+        self.phrase_starts: dict[str, list[tuple[str, str]]] = {}
+        for padded, name in self.phrases:
+            self.phrase_starts.setdefault(padded.split()[0], []).append((padded, name))
+        self.start_set = frozenset(self.phrase_starts)
+
+
+SHOWN = {"tl dr": "tl;dr"}  # ";" is a separator, so "tl;dr" arrives as the phrase "tl dr"
+
+# --- hard: code ---------------------------------------------------------------------------------
+CODE_WORDS = Vocabulary(
+    "bug bugs buggy | refactor refactoring refactored refactors | regex regexes regexp"
+    " | function functions func funktion funktionen fonction fonctions función funzione funkcję funkcja função"
+    " | compile compiler compiling compilation compiles | python python3 | javascript js node nodejs"
+    " | typescript ts | sql postgres postgresql mysql sqlite mongodb | debug debugging debugger"
+    " | stacktrace traceback | segfault | dockerfile docker | kubernetes k8s kubectl | golang | java | c++ | c#"
+    " | rust | kotlin | swift | haskell | php | ruby | scala | bash powershell zsh | script scripts skript"
+    " | react usestate useeffect | django flask fastapi | pandas numpy | terraform | nginx | git github"
+    " | npm pip gradle maven | pytest jest unittest | redis lua | goroutine goroutines | mutex deadlock"
+    " | websocket websockets | makefile | cronjob crontab cron | jq | async await | endpoint endpoints"
+    " | api | cors | ssl | oom | 502 | segmentation | null undefined none | exception exceptions"
+    " | crashloopbackoff | regression | codebase | commit | diff | migration migrations | dependency"
+    " | webhook | decorator | linked | boolean | integer | recursion recursive | thread-safe"
+    " | localstorage | jwt jwts | idiomatic | latency | p99 | heap | latex | html css | yaml | graphql"
+    " | excel vlookup xlookup | formula formulas | vba macro macros | arduino | linux ubuntu systemd"
+    " | eslint prettier | vue angular svelte | spring | ansible | openapi swagger | lambda | aws s3 gcp",
+    phrases="stack trace | unit test | unit tests | null pointer | bash script | pull request | code review"
+    " | exit code | exited with | not found | fails in ci | in production | after upgrading | after deploy"
+    " | memory leak | race condition | works locally | status code | error ts | syntaxerror | typeerror"
+    " | is this idiomatic | data class | hash passwords | error handling | review this | review my"
+    " | code review this | thread safe | connection pool",
+)
+# "Write / implement / build a …" plus one of these is a request for code.
+CODE_MAKERS = frozenset(
+    "write implement create build generate make give need convert code schreib schreibe écris escribe"
+    " escreva scrivi napisz".split()
+)
+CODE_THINGS = frozenset(
+    "function class method script query regex hook handler workflow endpoint cli decorator alias filter"
+    " config dockerfile makefile migration test tests program app server bot snippet component module"
+    " funktion fonction función funzione funkcję função cronjob lambda schema interface struct enum"
+    " requête consulta abfrage klasse classe clase programm programme programa skrypt".split()
+)
+# Programming languages: "translate this python to go" is code, "translate to German" is not.
+LANGUAGES = frozenset(
+    "python javascript typescript java golang go rust kotlin swift c++ c# ruby php scala haskell sql"
+    " bash".split()
+)
+
+# --- hard: maths --------------------------------------------------------------------------------
+MATHS_WORDS = Vocabulary(
+    "calculate calculating calculation compute berechne berechnen calcule calcula calcola oblicz"
+    " | solve solving | equation equations | derivative derivatives differentiate ableitung dérivée derivada"
+    " | integral integrate integrale | limit | probability probabilities odds chance wahrscheinlichkeit"
+    " probabilité probabilidad probabilità prawdopodobieństwo kans | eigenvalue eigenvalues eigenvector"
+    " | matrix matrices | prime primes | factorial | median variance | percent percentage"
+    " | fraction fractions | gcd lcm | log logarithm | sqrt | exponent | area fläche | volume"
+    " | perimeter | radius diameter circumference | hypotenuse | triangle | angles angle | hexagon polygon"
+    " | series | converge convergent converges | divisible | compounded compound | interest"
+    " | mortgage loan | taylor | polynomial | simplify | algebra | geometry | calculus | statistics"
+    " | combinatorics | permutations combinations | irrational | theorem | average | mph"
+    " | litres liters | integers",
+    phrases="how much | how many | standard deviation | square root | power of | to the power | sum of"
+    " | expected number | expected value | in how many ways | how many ways | monthly payment"
+    " | what's the chance | what is the chance | show that | per hour | km h | wie viele | wie groß | combien"
+    " | cuánto | cuántos | cuántas | quanto fa | hoeveel | ile to | quantos",
+)
+PROOF_WORDS = Vocabulary("prove proving | proof proofs | rigorous rigorously", phrases="formally show")
+
+# --- hard: logic puzzles and multi-step reasoning ------------------------------------------------
+LOGIC_WORDS = Vocabulary(
+    "riddle riddles indovinello rätsel énigme acertijo adivinanza zagadka raadsel | puzzle puzzles brainteaser | logic logical logically | deduce deduction"
+    " | conclude conclusion | therefore | valid | syllogism | knight knights knave knaves | liar liars"
+    " | paradox | overtake overtakes | weighings heavier lighter | rota | schedule scheduling"
+    " | optimise optimize optimising optimizing optimisation optimization | step-by-step",
+    phrases="step by step | think it through | think through | it follows | does it follow | tell the truth"
+    " | minimum number | fastest way | fastest crossing | what day | what position | taller than"
+    " | shorter than | older than | younger than | faster than | at least one | how long | how old"
+    " | to be sure | no dependency | is it possible | can we conclude | what can we conclude"
+    " | missing dollar | trade-off | trade-offs | expected value | logic puzzle | how can that be"
+    " | how is that possible | weighs more | which weighs | odd one out | next number | the sequence"
+    " | always lies | tells the truth | wie lange | cuántos días | welke dag | jaki dzień",
+)
+FAMILY = frozenset(
+    "father mother son daughter daughters brother brothers sister sisters cousin uncle aunt grandfather"
+    " grandmother grandson granddaughter nephew niece husband wife sibling siblings fathers sons"
+    " père mère fils fille filles frère sœur vater mutter sohn tochter bruder schwester padre madre hijo"
+    " hija hermano hermana ojciec matka syn córka brat siostra".split()
+)
+NUMBER_WORDS = frozenset(
+    "two three four five six seven eight nine ten eleven twelve twenty hundred thousand half twice"
+    " double triple drei vier fünf trois quatre cinq tres cuatro cinco tre quattro".split()
+)
+CONSTRAINT_WORDS = Vocabulary(
+    "must | without | unless | cannot can't | constraint constraints | never",
+    phrases="at most | at least | no more than | no later than | only if | budget of | given that | needs the",
+)
+
+# --- hard: careful analysis ---------------------------------------------------------------------
+ANALYSIS_WORDS = Vocabulary(
+    "analyse analyze analysis analysing analyzing analysiere analysieren analiza analizza analizar"
+    " | compare comparison comparing | evaluate evaluation evaluating | assess assessment"
+    " | critique critically | diagnose | interpret interpretation | significant significance"
+    " | implications | objections | trade-off trade-offs tradeoff tradeoffs | weigh | pros"
+    " | risks riesgos risques | unit economics | root-cause | nachteile vorteile avantages inconvénients"
+    " ventajas desventajas vantaggi svantaggi | consequences | impact | factors | causes ursachen causas"
+    " | viable viability feasibility | justify | worth | bias biases | argue | long-term | versus vs",
+    phrases="pros and cons | root cause | second-order | second order | should we | should i | which is better"
+    " | better long-term | walk me through | what would happen | what might explain | explain why"
+    " | why did | how would you evaluate | in detail | con detalle | strongest objections | what's off"
+    " | where is it broken | possible causes | think about | to what extent | deep dive | both sides"
+    " | what could explain | be critical",
+)
+
+# --- easy intents -------------------------------------------------------------------------------
+TRANSLATE_WORDS = Vocabulary(
+    "translate translation translated übersetze übersetzen übersetzung traduis traduire traduce"
+    " traducir traduci tradurre traduza vertaal przetłumacz переведи",
+    phrases="how do you say | how do i say | what's the english for | in english | mean in english"
+    " | what does | say in",
+)
+SUMMARY_WORDS = Vocabulary(
+    "summarise summarize summarised summarized summarising summarizing | summary summaries | tldr | recap"
+    " | condense | gist | résume résumer | zusammen zusammenfassung | riassumi | streszcz | samenvatting",
+    phrases="tl dr | key points | main points | key takeaways | sum up | in short | resume este | vat dit samen"
+    " | main ideas | main arguments | bullet points",
+)
+GENRES = frozenset(
+    "poem poems poetry haiku limerick sonnet story stories song chorus rap toast speech eulogy email e-mail"
+    " mail letter note message post tweet tagline slogan headline bio description paragraph intro"
+    " newsletter announcement reply apology invitation template dialogue scene novel lines line"
+    " subject riddle joke jokes rede correo mensagem lettre poème poesia gedicht wiersz rede"
+    " wish greeting caption reminder card cards memo agenda outline essay article blog copy".split()
+)
+WRITING_VERBS = Vocabulary(
+    "write writing create draft compose rewrite proofread schreibe schreib écris escribe escreva scrivi"
+    " napisz shorten polish",
+    phrases="make this sound | make this email | make it sound | more professional | friendlier"
+    " | turn these notes | come up with | give me a tagline | give me a riddle | tell me a riddle"
+    " | tell me a joke | give me a joke",
+)
+EXTRACT_WORDS = Vocabulary(
+    "extract extrahiere extrais estrai extraiga | hashtags",
+    phrases="pull the | pull out | list every | list the | get all | which people | what are the phone"
+    " | which of these | in this list"
+    " | find the deadline | give me just | tracking number | order number | what fechas | qué fechas"
+    " | meeting link",
+)
+# Conversation, advice and role-play: easy when nothing harder is asked.
+CHAT_WORDS = Vocabulary(
+    "hi hello hey hiya yo morning evening night | thanks thank thx ty cheers | lol haha | ok okay cool nice"
+    " great awesome | bye goodbye | hallo hola bonjour salut ciao merci danke gracias grazie obrigado"
+    " dzięki | recommend recommendation suggest | tips | ideas | pretend roleplay role-play"
+    " | favourite favorite | joke | sympathy | motivational quote | promoted"
+    " | recomiendas recomienda empfiehl empfehlen recommande conseille consigli consiglia polecasz",
+    phrases="how are you | what's up | good morning | good night | any tips | tips for | ideas for"
+    " | any ideas | let's play | you're a | be a | act as | keep me company | pep talk | what should i"
+    " | how do i politely | is it rude | fun fact | wie geht | come stai | tudo bem | qué tal | co słychać"
+    " | what can you do | how was your | tell me about | tell me something",
+)
+# A short question that starts like this and says nothing harder is a simple factual question.
+FACT_STARTS = frozenset(
+    "who what what's whats when where which is are does do did was were how wer wann wo qui quel quelle"
+    " quand où quién qué cuál cuándo dónde chi qual quale quando dove kto kiedy gdzie wie welche welcher"
+    " hoe wat wanneer waar".split()
+)
+# Words that turn a short question into a puzzle ("which weighs more … or …", "what has keys but …").
+NOT_SIMPLE = frozenset("if than more less but always never or except only without same".split())
