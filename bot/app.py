@@ -32,6 +32,7 @@ BOT_SCOPES = (
     "groups:read",
     "im:history",
     "im:write",
+    "reactions:write",
     "users:read",
 )
 

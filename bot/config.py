@@ -68,6 +68,11 @@ class Settings:
     asana_client_secret: str | None = field(default=None, repr=False)
     validate_keys: bool = True
     llm_timeout: float = 60.0
+    # Delivery to Slack (bot/delivery.py): seconds per Web API try, the longest wait between tries
+    # (Retry-After is honoured up to it), and when to tell the person whom Atom is waiting for.
+    slack_timeout: float = 10.0
+    slack_max_wait: float = 5.0
+    long_wait: float = 8.0
     history_days: int = 30
     log_level: str = "INFO"
     log_format: str = "text"
@@ -301,6 +306,16 @@ def load_settings(
                 raise ValueError
         except ValueError:
             problems.append(f"ATOM_LLM_TIMEOUT={raw!r} must be a number of seconds between 0 and 600.")
+    seconds = {}
+    for name, default in (("ATOM_SLACK_TIMEOUT", 10.0), ("ATOM_SLACK_MAX_WAIT", 5.0), ("ATOM_LONG_WAIT", 8.0)):
+        seconds[name] = default
+        if raw := get(name):
+            try:
+                seconds[name] = float(raw)
+                if not 0 < seconds[name] <= 600:
+                    raise ValueError
+            except ValueError:
+                problems.append(f"{name}={raw!r} must be a number of seconds between 0 and 600.")
     history_days = 30
     if raw := get("ATOM_HISTORY_DAYS"):
         if raw.isdigit() and 0 < int(raw) <= 3650:
@@ -348,6 +363,9 @@ def load_settings(
         asana_client_secret=asana[1],
         validate_keys=validate,
         llm_timeout=llm_timeout,
+        slack_timeout=seconds["ATOM_SLACK_TIMEOUT"],
+        slack_max_wait=seconds["ATOM_SLACK_MAX_WAIT"],
+        long_wait=seconds["ATOM_LONG_WAIT"],
         history_days=history_days,
         log_level=level,
         log_format=log_format,

@@ -7,6 +7,8 @@ say and which model says it. Nothing here reads a Slack payload.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Protocol
@@ -68,7 +70,7 @@ class Reply(Protocol):
     async def status(self, text: str) -> None: ...
     async def step(self, title: str, status: str = "complete", details: str | None = None) -> None: ...
     async def append(self, delta: str) -> None: ...
-    async def finish(self, footer: list, fallback_text: str) -> None: ...
+    async def finish(self, footer: list, fallback_text: str) -> bool: ...  # False: Slack took none of it
 
 
 class MentionSafeReply:
@@ -112,10 +114,13 @@ class ConversationService:
             metrics.start_rate.set(rate)
             metrics.waiting.set(waiting)
 
+        self._tasks: set[asyncio.Task] = set()
         self.admission = AdaptiveAdmission(on_tick=on_tick)
         metrics.start_rate.set(self.admission.rate)
 
     async def respond(self, ask: Ask, reply: Reply) -> CallResult | None:
+        if hasattr(reply, "working"):  # seen within a second, whatever the queue or the provider
+            self._background(reply.working())
         if self.admission.waiting >= MAX_WAITING_ANSWERS:
             await reply.post(BUSY_TEXT)
             return None
@@ -171,30 +176,58 @@ class ConversationService:
         title, details = model_choice(plan.profile.task, plan.candidates[0].model.litellm_name, plan.mode)
         await reply.step(title, details=details)
         messages = await self._messages(plan, history, text)
+        try:  # recorded so that a crash or a refusing Slack cannot lose the answer (answers_in_flight.py)
+            reply.tracker = await self.runtime.answers.begin(
+                person, text, ask.channel, ask.thread_ts, ask.surface
+            )
+        except Exception:
+            log.exception("could not record an answer in flight; answering anyway")
+        try:
+            return await self._answer(ask, reply, conversation, plan, messages, credentials)
+        finally:
+            if getattr(reply, "tracker", None) is not None and reply.tracker.delivery_id:
+                self.runtime.answers.delivered(reply.tracker.delivery_id)  # kept if Slack refused it
+
+    async def _answer(self, ask: Ask, reply: Reply, conversation, plan, messages, credentials) -> CallResult:
+        person, key = ask.person, conversation.key
         by_provider = {c.provider: c for c in credentials}
         guarded = MentionSafeReply(reply)  # a model's text never pings a channel or a person
-        # With a connected service, the model may read it through tools (bot/llm/tools.py).
-        tools = await self.tools.offer(person, text)
-        result = (
-            await self.tools.run(
-                plan, by_provider, messages, tools, person=person, reply=guarded,
-                on_auth_failure=lambda credential: self._key_failed(person, credential),
+        trying: list = []
+        spoken = asyncio.Event()
+
+        async def on_text(delta: str) -> None:
+            spoken.set()
+            await guarded.append(delta)
+
+        watch = asyncio.create_task(self._say_when_slow(reply, trying, spoken))
+        try:
+            # With a connected service, the model may read it through tools (bot/llm/tools.py).
+            tools = await self.tools.offer(person, ask.text.strip())
+            result = (
+                await self.tools.run(
+                    plan, by_provider, messages, tools, person=person, reply=guarded,
+                    on_auth_failure=lambda credential: self._key_failed(person, credential),
+                )
+                if tools
+                else None
             )
-            if tools
-            else None
-        )
-        if result is None:
-            result = await self.caller.run(
-                plan,
-                by_provider,
-                messages,
-                person=person,
-                on_text=guarded.append,
-                on_auth_failure=lambda credential: self._key_failed(person, credential),
-                stream=getattr(reply, "streams", True),
-                on_failover=lambda attempt, following: reply.step(failover(attempt, following), "error"),
-            )
-        await guarded.flush()
+            if result is None:
+                result = await self.caller.run(
+                    plan,
+                    by_provider,
+                    messages,
+                    person=person,
+                    on_text=on_text,
+                    on_auth_failure=lambda credential: self._key_failed(person, credential),
+                    stream=getattr(reply, "streams", True),
+                    on_try=trying.append,
+                    on_failover=lambda attempt, following: reply.step(failover(attempt, following), "error"),
+                )
+            await guarded.flush()
+        finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         record_id = self.usage.new_id()
         if not result.answered:
             await reply.post(nothing_left_text(result.failures, plan.excluded))
@@ -223,6 +256,25 @@ class ConversationService:
         self._store(ask, key, record_id, plan, result, baseline)
         await reply.finish(footer, neutralise_mentions(result.text))  # always: a stream is never left open
         return result
+
+    async def _say_when_slow(self, reply: Reply, trying: list, spoken: asyncio.Event) -> None:
+        """After `long_wait` seconds of silence, tell the person which provider Atom waits for."""
+        if not hasattr(reply, "waiting"):
+            return
+        await asyncio.sleep(self.runtime.settings.long_wait)
+        if spoken.is_set() or not trying:
+            return
+        model = trying[-1]
+        label = CATALOG[model.provider].label if model.provider in CATALOG else model.provider
+        try:
+            await reply.waiting(label)
+        except Exception:  # a courtesy note must not disturb the answer
+            log.exception("could not say whom Atom is waiting for")
+
+    def _background(self, work) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _store(self, ask: Ask, key: str, record_id: str, plan, result: CallResult, baseline: float) -> None:
         """Memory and usage, queued together and written in a batch moments later (bot/pending.py).

@@ -15,8 +15,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.admins import AdminDirectory
+from bot.answers_in_flight import AnswersInFlight
 from bot.config import ConfigError, Settings
 from bot.connectors.service import ConnectorService
+from bot.delivery import DeliveryPolicy
 from bot.inflight import InFlight
 from bot.llm.calls import Cooldowns
 from bot.memory import ConversationMemory
@@ -50,6 +52,7 @@ class Runtime:
     memory: ConversationMemory | None = None
     usage: UsageService | None = None
     pending: PendingWrites | None = None
+    answers: AnswersInFlight | None = None
     scheduler_running: bool = False
     connectors: ConnectorService | None = None
     _own_http: aiohttp.ClientSession | None = field(default=None, repr=False)
@@ -66,6 +69,7 @@ class Runtime:
         self.connectors = ConnectorService(
             self.settings, self.sessions, self.crypto, self.slack_for, self.http_session, self.metrics.registry
         )
+        self.answers = AnswersInFlight(self.sessions, self.crypto)
 
     def http_session(self) -> aiohttp.ClientSession:
         """Atom's shared aiohttp session (the Slack client's), for connector calls."""
@@ -87,6 +91,10 @@ class Runtime:
         if bot is None:
             return self.client
         return build_client(self.settings.slack_api_url, bot.bot_token, session=self.http_session())
+
+    @property
+    def delivery_policy(self) -> DeliveryPolicy:
+        return DeliveryPolicy(timeout=self.settings.slack_timeout, max_wait=self.settings.slack_max_wait)
 
     @classmethod
     async def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:
@@ -110,6 +118,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.pending.close()  # before the engine goes: what answers left behind is written
+        await self.answers.close()
         if self.client.session is not None:
             await self.client.session.close()
         if self._own_http is not None:

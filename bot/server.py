@@ -33,6 +33,7 @@ from bot.runtime import Runtime
 from bot.slack_auth import StartupAuthorization, check_bot_token
 from bot.socket_mode import SocketModeConnection
 from bot.storage.engine import ping
+from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,7 @@ class AtomServer:
         self._socket_handler: SocketModeConnection | None = None
         self._socket_task: asyncio.Task | None = None
         self._housekeeping: asyncio.Task | None = None
+        self._recovery: asyncio.Task | None = None
         self._stopped = asyncio.Event()
 
     @property
@@ -228,6 +230,10 @@ class AtomServer:
             authorization = StartupAuthorization(self.runtime.client)
             await check_bot_token(authorization)
         self.app, self.surface = build_app(self.runtime, authorization)
+        # Answers the last process died in get their note and *Try again* (in the background).
+        self._recovery = asyncio.create_task(
+            close_answers_left_by_crash(self.runtime, utcnow()), name="atom-recovery"
+        )
         web_app = build_web_app(
             self.runtime,
             self.app,
@@ -265,6 +271,9 @@ class AtomServer:
             await self._site.stop()  # no new connections; replies already acked keep going
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
+        if self._recovery is not None and not self._recovery.done():
+            self._recovery.cancel()
+            await asyncio.gather(self._recovery, return_exceptions=True)
         if self._socket_task is not None:
             self._socket_task.cancel()  # it may be waiting to retry
             await asyncio.gather(self._socket_task, return_exceptions=True)
@@ -282,6 +291,28 @@ class AtomServer:
         await self.runtime.close()
         self.runtime = None
         self._stopped.set()
+
+
+async def close_answers_left_by_crash(runtime: Runtime, started) -> int:
+    async def client_for(enterprise_id: str, team_id: str):
+        if runtime.client.token:
+            return runtime.client
+        from bot.slack_client import build_client
+        from bot.storage.installations import EncryptedInstallationStore
+
+        store = EncryptedInstallationStore(
+            runtime.sessions, runtime.crypto, runtime.settings.slack_client_id or ""
+        )
+        bot = await store.async_find_bot(enterprise_id=enterprise_id or None, team_id=team_id)
+        if bot is None:
+            return None
+        return build_client(runtime.settings.slack_api_url, bot.bot_token, session=runtime.client.session)
+
+    try:
+        return await runtime.answers.close_left_by_crash(client_for, runtime.delivery_policy, before=started)
+    except Exception:  # recovery is a courtesy; it must never stop Atom from starting
+        log.exception("could not close the answers the last stop cut short")
+        return 0
 
 
 # A full garbage collection scans every live object and stops the event loop for as long: under a

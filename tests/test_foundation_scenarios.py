@@ -138,9 +138,11 @@ async def test_readyz_reports_an_unreachable_database(atom_sqlite):
 
 
 async def test_listener_failure_is_counted_and_the_process_keeps_serving(atom_sqlite):
-    from tests.fakes.slack import Scripted
+    from sqlalchemy import text
 
-    atom_sqlite.slack.fail_always("chat.postMessage", Scripted(body={"ok": False, "error": "channel_not_found"}))
+    # A Slack refusal no longer fails a listener (bot/delivery.py); a database that lost a table does.
+    async with atom_sqlite.runtime.engine.begin() as conn:
+        await conn.execute(text("DROP TABLE provider_credentials"))
     await atom_sqlite.client.event(payloads.message_im_event("hello"))
     await atom_sqlite.slack.wait_for("chat.postMessage")
     for _ in range(50):

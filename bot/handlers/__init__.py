@@ -71,6 +71,7 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
         assistant,
         commands,
         connections,
+        delivery,
         fallback,
         home,
         keys,
@@ -93,6 +94,7 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
     answers.register(surface, runtime, routes, conversations, runtime.usage, home_tab)
     assistant.register(surface, runtime, conversations, views)
     connections.register(surface, runtime, routes, home_tab)
+    delivery.register(surface, runtime, conversations)
     lifecycle.register(surface, runtime)
     fallback.register(surface)  # last: catches what no listener above claimed
     return surface

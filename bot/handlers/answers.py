@@ -37,7 +37,7 @@ def register(
 ) -> None:
     # ------------------------------------------------------------------ /atom subcommands
 
-    async def ask_command(ack, parsed, person, command, respond, **_):
+    async def ask_command(ack, parsed, person, command, respond, client, **_):
         await ack()  # answered privately through response_url once the model has spoken
         ask = Ask(
             person,
@@ -48,7 +48,14 @@ def register(
             use_history=False,
         )
         async with runtime.inflight.hold():
-            await conversations.respond(ask, EphemeralReply(respond))
+            reply = EphemeralReply(
+                respond,
+                client=client,
+                channel=command["channel_id"],
+                user_id=person.user_id,
+                policy=runtime.delivery_policy,
+            )
+            await conversations.respond(ask, reply)
 
     async def usage_command(ack, person, **_):
         summary = await usage.month(person)
@@ -258,7 +265,14 @@ def register(
         message = shortcut.get("message") or {}
         thread_ts = message.get("thread_ts") or message.get("ts")
         async with runtime.inflight.hold():
-            reply = ThreadReply(client, person.user_id, None, team_id=person.team_id, user_id=person.user_id)
+            reply = ThreadReply(
+                client,
+                person.user_id,
+                None,
+                team_id=person.team_id,
+                user_id=person.user_id,
+                policy=runtime.delivery_policy,
+            )
             try:
                 replies = await client.conversations_replies(
                     channel=channel, ts=thread_ts, limit=MAX_THREAD_MESSAGES

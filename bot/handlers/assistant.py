@@ -60,6 +60,7 @@ def register(surface, runtime: Runtime, conversations: ConversationService, view
                 user_id=person.user_id,
                 set_status=set_status,
                 set_title=lambda question: set_title(" ".join(question.split())[:TITLE_LIMIT] or "New chat"),
+                policy=runtime.delivery_policy,
             )
             ask = await about_view(Ask(person, text, channel, thread_ts, "assistant"), reply, views, client)
             if ask is not None:

@@ -32,7 +32,13 @@ def register(surface, runtime: Runtime, conversations: ConversationService, view
         person = Person.from_context(context)
         ask = Ask(person, event.get("text") or "", event["channel"], thread_ts, where, top_level=top_level)
         reply = ThreadReply(
-            client, event["channel"], thread_ts, team_id=person.team_id, user_id=person.user_id
+            client,
+            event["channel"],
+            thread_ts,
+            team_id=person.team_id,
+            user_id=person.user_id,
+            policy=runtime.delivery_policy,
+            message_ts=event.get("ts") if where == "dm" else None,  # 👀 on DMs
         )
         async with runtime.inflight.hold():
             if where == "dm":

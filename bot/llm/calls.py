@@ -173,6 +173,7 @@ class ModelCaller:
         on_auth_failure: Callable[[Credential], Awaitable[None]],
         stream: bool = True,
         on_failover: FailoverSink | None = None,
+        on_try: Callable[[ModelSpec], None] | None = None,
     ) -> CallResult:
         """Try each candidate in order until one answers. Text streams to `on_text`; a failure
         before the first token moves on to the next candidate, one after it cuts the answer."""
@@ -202,6 +203,8 @@ class ModelCaller:
                 self.cooldowns.cool(person, model.provider, DEFAULT_COOLDOWN, "a refused endpoint")
                 down.add(model.provider)
                 continue
+            if on_try is not None:
+                on_try(model)  # who is being waited for, should the wait grow long
             params = call_params(credential, self.bases, model.name)
             max_tokens = min(model.max_output_tokens or MAX_ANSWER_TOKENS, MAX_ANSWER_TOKENS)
             text_parts: list[str] = []

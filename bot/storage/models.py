@@ -292,3 +292,34 @@ class ConversationLink(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_conversation_links_created", "created_at"),)
+
+
+# ------------------------------------------------------------------ answers in flight (delivery)
+
+
+class AnswerInFlight(Base):
+    """An answer being given, or one Slack would not take: what a restart or a Retry needs.
+
+    Written when an answer starts and deleted once it is delivered, so a row left at start-up is
+    an answer a crash cut short. `question` and `answer` are Fernet tokens, like conversation
+    memory; `footer` holds the answer's cost line and buttons (no text of the answer).
+    """
+
+    __tablename__ = "answers_in_flight"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(SlackId, default="")
+    team_id: Mapped[str] = mapped_column(SlackId)
+    user_id: Mapped[str] = mapped_column(SlackId)
+    channel: Mapped[str] = mapped_column(SlackId)
+    thread_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    surface: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="answering")  # answering | undelivered | interrupted
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    footer: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    message_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    streaming: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_answers_in_flight_state", "state"),)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.storage.encryption import Crypto, UndecryptableSecret
 from bot.storage.models import (
+    AnswerInFlight,
     ConnectorApproval,
     ConnectorOAuthState,
     ConversationTurn,
@@ -32,6 +33,8 @@ ENCRYPTED_COLUMNS = (
     (ServiceConnection, ("id",), "secret", "connected-service tokens"),
     (ConnectorOAuthState, ("state_hash",), "secret", "pending connection verifiers"),
     (ConnectorApproval, ("id",), "params", "actions awaiting approval"),
+    (AnswerInFlight, ("id",), "question", "questions of answers in flight"),
+    (AnswerInFlight, ("id",), "answer", "answers Slack did not accept"),
 )
 
 
@@ -64,6 +67,8 @@ async def rotate_all(sessions: async_sessionmaker, crypto: Crypto) -> RotationRe
                 rows = (await session.execute(query)).all()
                 for row in rows:
                     *pk, token = row
+                    if token is None:  # an optional encrypted column left empty
+                        continue
                     try:
                         new_token = crypto.rotate(token)
                     except UndecryptableSecret:

@@ -25,6 +25,16 @@ a type outside `chunk_types` → `invalid_chunks`) and `task_display_mode` (time
 Channels Atom is not in answer history/replies with `not_in_channel`; channels in `hidden` (a
 private channel or someone else's DM) are `channel_not_found` everywhere. `conversations.members`
 pages through `members` (default: Atom and U1).
+
+What a person sees: every message Atom posts, streams, updates or deletes is kept in `messages`
+(per channel, the same store conversations.history/replies serve), so `visible(channel)` is the
+conversation as Slack would show it — a streaming message keeps `"streaming": True` until
+chat.stopStream. Ephemeral messages land in `ephemerals`.
+
+Fault injection (`inject(method, Fault(...), times=n)`): per method, a queue of faults served before
+anything else — 429 with Retry-After, a 500, an `ok:false`, or a timeout (the answer held back
+longer than the client waits). A 500 or timeout can be `applied`: Slack did the work and only the
+answer was lost, the case that turns a blind retry into a duplicate.
 """
 
 from __future__ import annotations
@@ -80,6 +90,23 @@ class Scripted:
     delay: float = 0.0
 
 
+@dataclass
+class Fault:
+    """One injected failure. `kind`: "429" | "500" | "ok_false" | "timeout"."""
+
+    kind: str
+    retry_after: int = 1
+    error: str = "internal_error"
+    applied: bool | None = None  # default: True for 500 and timeout (the harsher case), else False
+    delay: float = 2.0  # timeout: how long the answer is held back
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("429", "500", "ok_false", "timeout"):
+            raise ValueError(f"unknown fault kind {self.kind!r}")
+        if self.applied is None:
+            self.applied = self.kind in ("500", "timeout")
+
+
 Handler = Callable[[Call], "dict[str, Any] | Scripted"]
 
 _envelope_counter = itertools.count(1)
@@ -111,6 +138,8 @@ class FakeSlack:
         self.socket_connected = asyncio.Event()
         self.socket_connections = 0  # connections ever accepted, to observe reconnects
 
+        self.ephemerals: list[dict[str, Any]] = []
+        self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._scripts: dict[str, deque[Scripted]] = defaultdict(deque)
         self._always: dict[str, Scripted] = {}
         self._handlers: dict[str, Handler] = {}
@@ -128,7 +157,7 @@ class FakeSlack:
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
-            "chat.delete": self._channel_and_ts,
+            "chat.delete": self._chat_delete,
             "chat.getPermalink": self._chat_get_permalink,
             "chat.startStream": self._chat_start_stream,
             "chat.appendStream": self._chat_append_stream,
@@ -237,6 +266,21 @@ class FakeSlack:
     def clear_scripts(self) -> None:
         self._scripts.clear()
         self._always.clear()
+        self._faults.clear()
+
+    def inject(self, method: str, fault: Fault, times: int = 1) -> None:
+        """Serve `fault` for the next `times` calls to `method` (before scripts and handlers)."""
+        self._faults[method].extend([fault] * times)
+
+    def faults_left(self, method: str) -> int:
+        return len(self._faults[method])
+
+    def visible(self, channel: str) -> list[dict[str, Any]]:
+        """The messages a person sees in `channel` now (posted, streamed, updated; not deleted)."""
+        return [m for m in self.messages.get(channel, []) if m.get("bot_id")]
+
+    def find_message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        return next((m for m in self.messages.get(channel, []) if m.get("ts") == ts), None)
 
     def set_handler(self, method: str, handler: Handler) -> None:
         """Replace the default answer of `method` (also for unknown methods) with `handler(call)`."""
@@ -398,6 +442,8 @@ class FakeSlack:
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         call = await self._record(request, method)
+        if self._faults[method]:
+            return await self._serve_fault(call, self._faults[method].popleft())
         scripted = self._scripts[method].popleft() if self._scripts[method] else self._always.get(method)
         if scripted is None:
             return _to_response(self._answer(call))
@@ -407,8 +453,33 @@ class FakeSlack:
             return _to_response(self._answer(call), extra_headers=scripted.headers)
         return _to_response(scripted)
 
+    async def _serve_fault(self, call: Call, fault: Fault) -> web.StreamResponse:
+        answer = self._answer(call) if fault.applied else None
+        if fault.kind == "timeout":
+            await asyncio.sleep(fault.delay)  # the client gave up long ago
+            return _to_response(answer if answer is not None else {"ok": True})
+        if fault.kind == "429":
+            return _to_response(
+                Scripted(status=429, body={"ok": False, "error": "ratelimited"},
+                         headers={"Retry-After": str(fault.retry_after)})
+            )
+        if fault.kind == "500":
+            return _to_response(Scripted(status=500, body="<html>Internal Server Error</html>"))
+        return _to_response({"ok": False, "error": fault.error})
+
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request, "response_url")
+        call = await self._record(request, "response_url")
+        if self._faults["response_url"]:
+            fault = self._faults["response_url"].popleft()
+            if fault.kind == "timeout":
+                await asyncio.sleep(fault.delay)
+            elif fault.kind == "429":
+                return web.Response(status=429, text="rate_limited", headers={"Retry-After": str(fault.retry_after)})
+            elif fault.kind == "500":
+                return web.Response(status=500, text="internal_error")
+            else:  # a response_url that is no longer valid
+                return web.Response(status=404, text="expired_url")
+        del call
         # Slack answers response_url POSTs with a bare "ok".
         return web.Response(text="ok", content_type="text/html")
 
@@ -488,18 +559,28 @@ class FakeSlack:
         if isinstance(p.get("blocks"), list) and len(p["blocks"]) > MAX_MESSAGE_BLOCKS:
             return {"ok": False, "error": "invalid_blocks"}
         ts = next_ts()
-        return {"ok": True, "channel": p["channel"], "ts": ts, "message": self._bot_message(p, ts)}
+        message = self._bot_message(p, ts)
+        self.messages.setdefault(p["channel"], []).append(message)
+        return {"ok": True, "channel": p["channel"], "ts": ts, "message": message}
 
     def _chat_post_ephemeral(self, call: Call) -> dict[str, Any]:
         # Real Slack answers with `message_ts` only (no `ts`, no message echo).
         if not call.params.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
-        return {"ok": True, "message_ts": next_ts()}
+        ts = next_ts()
+        self.ephemerals.append({**call.params, "ts": ts})
+        return {"ok": True, "message_ts": ts}
 
     def _chat_update(self, call: Call) -> dict[str, Any]:
         p = call.params
         if not p.get("ts"):
             return {"ok": False, "error": "message_not_found"}
+        stored = self.find_message(p.get("channel", ""), p["ts"])
+        if stored is not None:
+            stored["text"] = p.get("text", "")
+            stored.pop("blocks", None)
+            if "blocks" in p:
+                stored["blocks"] = p["blocks"]
         return {
             "ok": True,
             "channel": p.get("channel"),
@@ -515,6 +596,21 @@ class FakeSlack:
             "channel": channel,
             "permalink": f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}",
         }
+
+    def _chat_delete(self, call: Call) -> dict[str, Any]:
+        p = call.params
+        stored = self.find_message(p.get("channel", ""), p.get("ts", ""))
+        if stored is not None:
+            self.messages[p["channel"]].remove(stored)
+        return self._channel_and_ts(call)
+
+    @staticmethod
+    def _stream_text(params: dict[str, Any]) -> str:
+        text = params.get("markdown_text") or ""
+        for chunk in params.get("chunks") or []:
+            if isinstance(chunk, dict) and chunk.get("type") == "markdown_text":
+                text += chunk.get("text", "")
+        return text
 
     def _chunks_problem(self, call: Call) -> dict[str, Any] | None:
         chunks = call.params.get("chunks")
@@ -535,25 +631,54 @@ class FakeSlack:
         return None
 
     def _chat_start_stream(self, call: Call) -> dict[str, Any]:
-        if not call.params.get("channel"):
+        p = call.params
+        if not p.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
-        if not call.params.get("thread_ts"):
+        if not p.get("thread_ts"):
             return {"ok": False, "error": "invalid_arguments"}
         if call.params.get("task_display_mode") not in (None, "timeline", "plan"):
             return {"ok": False, "error": "invalid_arguments"}
         problem = self._chunks_problem(call)
         if problem:
             return problem
-        return {"ok": True, "channel": call.params["channel"], "ts": next_ts()}
+        ts = next_ts()
+        message = self._bot_message({"thread_ts": p["thread_ts"], "text": self._stream_text(p)}, ts)
+        message["streaming"] = True
+        self.messages.setdefault(p["channel"], []).append(message)
+        return {"ok": True, "channel": p["channel"], "ts": ts}
+
+    def _streaming_message(self, call: Call) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(the stored stream, None) or (None, the error Slack gives for a stream that is over)."""
+        p = call.params
+        stored = self.find_message(p.get("channel", ""), p.get("ts", ""))
+        if stored is not None and not stored.get("streaming"):
+            return None, {"ok": False, "error": "message_not_in_streaming_state"}
+        return stored, None
 
     def _chat_append_stream(self, call: Call) -> dict[str, Any]:
-        return self._chunks_problem(call) or self._channel_and_ts(call)
+        problem = self._chunks_problem(call)
+        if problem:
+            return problem
+        stored, error = self._streaming_message(call)
+        if error:
+            return error
+        if stored is not None:
+            stored["text"] += self._stream_text(call.params)
+        return self._channel_and_ts(call)
 
     def _chat_stop_stream(self, call: Call) -> dict[str, Any]:
         p = call.params
         problem = self._chunks_problem(call)
         if problem:
             return problem
+        stored, error = self._streaming_message(call)
+        if error:
+            return error
+        if stored is not None:
+            stored["text"] += self._stream_text(p)
+            stored["streaming"] = False
+            if "blocks" in p:
+                stored["blocks"] = p["blocks"]
         message = self._bot_message(p, p.get("ts", ""))
         return {"ok": True, "channel": p.get("channel"), "ts": p.get("ts"), "message": message}
 

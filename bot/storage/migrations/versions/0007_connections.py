@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0010"  # chained after main's 0010 (agent) when main was merged in
+down_revision = "0005"  # after 0005 (answers in flight)
 branch_labels = None
 depends_on = None
 
