@@ -1,14 +1,14 @@
 """Slack Connect: whether people from other organisations may use a workspace's shared keys.
 
 Revision ID: 0006
-Revises: 0007
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0007"  # chained after main's 0007 (connections) when main was merged in
+down_revision = "0008"  # after 0008 (workflows): one head
 branch_labels = None
 depends_on = None
 
