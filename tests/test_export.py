@@ -28,9 +28,9 @@ BOB_ACCESS = "ya29.SENTINEL-ACCESS-TOKEN-bob"
 
 
 @pytest.fixture
-async def atom(fake_slack, fake_providers, sqlite_url, encryption_key):
+async def atom(fake_slack, fake_providers, database_url, encryption_key):
     # A configured Google client makes the Google connectors visible; export never calls Google.
-    env = atom_env(fake_slack.url, sqlite_url, encryption_key, **provider_env(fake_providers),
+    env = atom_env(fake_slack.url, database_url, encryption_key, **provider_env(fake_providers),
                    GOOGLE_CLIENT_ID="google-client-id", GOOGLE_CLIENT_SECRET="google-client-secret",
                    ATOM_GOOGLE_API_URL="http://127.0.0.1:9", ATOM_GOOGLE_OAUTH_URL="http://127.0.0.1:9")
     harness = AtomHarness(fake_slack, env)
