@@ -161,3 +161,23 @@ async def test_help_lists_export_and_no_longer_says_coming_soon(atom):
     response = await atom.client.command("help")
     assert "/atom export" in response.text
     assert "Coming soon" not in response.text
+
+
+async def test_an_export_that_cannot_be_built_is_one_clear_sentence(atom):
+    from sqlalchemy import text
+
+    await seed(atom, ANN, "ann", ANN_KEY, ACCESS)
+    async with atom.runtime.engine.begin() as conn:  # the database loses a table Atom reads
+        await conn.execute(text("DROP TABLE workflow_runs"))
+
+    response = await atom.client.command("export", user_id="U1")
+    assert "Preparing your export" in response.text
+    await atom.slack.wait_for("response_url")
+    await settle(atom)
+
+    texts = [c.params.get("text", "") for c in atom.slack.calls_to("response_url")]
+    assert texts == [
+        "Sorry, I could not put your export together just now; nothing was changed, "
+        "please try `/atom export` again in a moment."
+    ]
+    assert atom.slack.calls_to("files.getUploadURLExternal") == []
