@@ -11,10 +11,12 @@ from sqlalchemy import select
 from bot.storage.models import Workflow
 from tests.connector_helpers import (  # noqa: F401  (fixtures)
     ANN,
+    Browser,
     atom_connected,
     connect_google,
     fake_asana,
     fake_google,
+    link_from,
     tool_providers,
 )
 from tests.fakes import google as g
@@ -142,8 +144,21 @@ async def test_a_plan_naming_an_unconnected_service_says_what_to_connect_and_off
     plans(atom, GOOD)
     answer = await ask(atom)
     text = json.dumps(answer["blocks"], ensure_ascii=False)
-    assert "Connect first" in text and "/atom connect google_calendar" in text and "/atom connect gmail" in text
+    assert "Connect first" in text and "/atom connect" not in text
+    connects = {b["accessory"]["value"]: b["accessory"] for b in answer["blocks"]
+                if (b.get("accessory") or {}).get("action_id") == "connector_connect"}
+    assert set(connects) == {"google_calendar", "gmail"}
     assert button(answer["blocks"], "workflow_enable") is None
+    # The Connect button is the connectors feature's own: a private link for the clicker, the owner.
+    await atom.client.block_action("connector_connect", value=connects["google_calendar"]["value"], channel_id="D1")
+    opened = await atom.slack.wait_for("views.open")
+    browser = Browser(atom)
+    try:
+        status, page = await browser.consent(link_from(opened[-1].params["view"]["blocks"]))
+    finally:
+        await browser.close()
+    assert status == 200 and "connected" in page
+    assert "google_calendar" in await atom.runtime.connectors.connected(ANN)
     [draft] = await workflows(atom)
     # A crafted Enable is refused too: the service checks the connections again.
     await atom.client.block_action("workflow_enable", value=f"{draft.id}:", channel_id="D1")

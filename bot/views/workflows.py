@@ -166,12 +166,10 @@ def preview_blocks(
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Results go to {where}.")]))
     if to_connect:
         names = ", ".join(label for _name, label in to_connect)
-        commands = " ".join(f"`/atom connect {name}`" for name, _label in to_connect)
         blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(text=f"🔌 *Connect first:* {names}. Use {commands}, then ask again.")
-            )
+            SectionBlock(text=MarkdownTextObject(text=f"🔌 *Connect first:* {names}. Connect below, then ask again."))
         )
+        blocks += [connect_section(name, label) for name, label in to_connect]
     if effects:
         listed = "\n".join(f"• {e}" for e in effects)
         blocks.append(
@@ -197,6 +195,17 @@ def preview_blocks(
     if cost:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Planning cost {format_usd(cost)}.")]))
     return serialise(blocks)
+
+
+def connect_section(name: str, label: str) -> SectionBlock:
+    """The connectors feature's own Connect button (`connector_connect`): the click opens a private
+    link for whoever clicks, so it only ever connects the clicker's (the owner's) account. One
+    section per service because Slack wants an action_id once per block."""
+    return SectionBlock(
+        block_id=f"workflow_connect_{name}"[:255],
+        text=MarkdownTextObject(text=f"⚪ *{label}*: not connected"),
+        accessory=ButtonElement(text="Connect", action_id="connector_connect", value=name, style="primary"),
+    )
 
 
 def notice_blocks(text: str) -> list[dict]:
