@@ -14,6 +14,8 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ConfirmObject,
     ContextBlock,
+    ConversationFilter,
+    ConversationSelectElement,
     DividerBlock,
     HeaderBlock,
     InputBlock,
@@ -84,8 +86,9 @@ def paused_notice_blocks(names: list[str], reason: str) -> list[dict]:
     return serialise([SectionBlock(text=MarkdownTextObject(text=f"⏸️ I paused {listed}: {reason}"[:3000]))])
 
 
-def edit_modal(workflow_id: str, name: str, phrase: str, steps_json: str) -> dict:
-    """Name, schedule phrase and step parameters (JSON), re-validated on submit."""
+def edit_modal(workflow_id: str, name: str, phrase: str, steps_json: str, channel: str | None = None) -> dict:
+    """Name, schedule phrase, step parameters (JSON) and where results go (`channel`; None: the DM),
+    re-validated on submit."""
     blocks = [
         InputBlock(
             block_id="name",
@@ -104,6 +107,18 @@ def edit_modal(workflow_id: str, name: str, phrase: str, steps_json: str) -> dic
             hint="Each step's parameters. Side effects you add here are shown again before they run.",
             element=PlainTextInputElement(
                 action_id="value", initial_value=steps_json[:3000], multiline=True, max_length=3000
+            ),
+        ),
+        InputBlock(
+            block_id="output",
+            label="Post results in",
+            optional=True,
+            hint="Leave empty for your DM with Atom. A channel is confirmed again before Enable.",
+            element=ConversationSelectElement(
+                action_id="value",
+                placeholder="Your DM with Atom",
+                initial_conversation=channel,
+                filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
             ),
         ),
     ]
