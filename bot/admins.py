@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
+import aiohttp
+from slack_sdk.errors import SlackApiError
+
 from bot.identity import Person
+
+log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 60.0
 
@@ -25,3 +31,13 @@ class AdminDirectory:
         admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
         self._cache[key] = (admin, now + self._ttl)
         return admin
+
+    async def is_admin_or_unknown(self, client, person: Person) -> bool | None:
+        """`is_admin`, or None when Slack could not tell (users.info failed): callers that can
+        carry on without admin features (the Home tab) do so and say why."""
+        try:
+            return await self.is_admin(client, person)
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.info("users.info failed (%s): admin features hidden for now", error)
+            return None

@@ -9,6 +9,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 
 from bot.handlers import Surface, register
+from bot.identity import UnverifiedRequest, remember_asker
 from bot.runtime import Runtime
 from bot.slack_auth import InstalledBotAuthorization, StartupAuthorization
 from bot.slack_client import build_client
@@ -95,8 +96,9 @@ def build_app(
     app = AsyncApp(
         client=build_client(settings.slack_api_url, session=runtime.client.session),
         signing_secret=settings.slack_signing_secret or "",
-        # Socket Mode requests are authenticated by the websocket itself and carry no signature.
-        request_verification_enabled=bool(settings.slack_signing_secret),
+        # HTTP requests are verified in bot/server.py before Bolt sees them (Bolt would log an
+        # unverified body first); Socket Mode requests are authenticated by the websocket itself.
+        request_verification_enabled=False,
         process_before_response=False,
         oauth_settings=oauth,
         authorize=authorize,
@@ -104,11 +106,17 @@ def build_app(
     )
 
     @app.error
-    async def on_error(error, body, client, respond):
+    async def on_error(error, body, client, respond, response):
+        if isinstance(error, UnverifiedRequest):
+            log.info("ignored a request that names no person")
+            if response is not None:  # not acknowledged yet: a client error, not a server one
+                response.status, response.body = 400, '{"error": "the request names no person"}'
+            return
         runtime.metrics.handler_errors.inc()
         # The type and a short reason only: request bodies can carry people's text.
         log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
         await tell_sorry(body, client, respond)
 
+    app.use(remember_asker)  # the asker's own team, for whose keys and budget apply
     surface = register(app, runtime)
     return app, surface

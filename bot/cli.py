@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             from bot.keys_cli import rotate
 
             settings = load_settings(need_slack=False)
-            setup_logging(settings.log_level, settings.log_format)
+            setup_logging(settings.log_level, settings.log_format, log_content=settings.log_content)
             return asyncio.run(rotate(settings))
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
@@ -93,7 +93,7 @@ def _run(force_http: bool) -> int:
     terminated: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _frame: terminated.append(signum))
     settings = load_settings(create_key_file=True, force_http=force_http)
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level, settings.log_format, log_content=settings.log_content)
     _announce_key_file(settings)
     from bot.server import run_forever
 

@@ -80,6 +80,8 @@ class Settings:
     workflow_limit_workspace: int = 500
     log_level: str = "INFO"
     log_format: str = "text"
+    log_content: bool = False  # ATOM_LOG_CONTENT: libraries may log questions and answers at DEBUG
+    allowed_private_networks: tuple[str, ...] = ()  # ATOM_ALLOWED_PRIVATE_NETWORKS, as CIDRs
     force_http: bool = False
 
     @property
@@ -99,6 +101,23 @@ def _bool(value: str, name: str, problems: list[str]) -> bool:
         return False
     problems.append(f"{name}={value!r} is not a boolean: use true or false.")
     return True
+
+
+def _networks(value: str, problems: list[str]) -> tuple[str, ...]:
+    """ATOM_ALLOWED_PRIVATE_NETWORKS: comma-separated CIDRs endpoints may resolve to."""
+    import ipaddress
+
+    networks = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            problems.append(
+                f"ATOM_ALLOWED_PRIVATE_NETWORKS: {part!r} is not a network: use CIDRs like 10.20.0.0/16,fd00:1::/64."
+            )
+    return tuple(networks)
 
 
 def _url(value: str, name: str, problems: list[str], schemes=("http", "https")) -> str:
@@ -329,6 +348,9 @@ def load_settings(
         problems.append(f"ATOM_LOG_FORMAT={log_format!r} must be text or json.")
         log_format = "text"
 
+    log_content = _bool(get("ATOM_LOG_CONTENT") or "false", "ATOM_LOG_CONTENT", problems)
+    private_networks = _networks(get("ATOM_ALLOWED_PRIVATE_NETWORKS") or "", problems)
+
     if problems:
         raise ConfigError(problems)
     if key_file is not None and not keys:
@@ -367,5 +389,7 @@ def load_settings(
         workflow_limit_workspace=workflow_numbers["ATOM_WORKFLOW_LIMIT_PER_WORKSPACE"],
         log_level=level,
         log_format=log_format,
+        log_content=log_content,
+        allowed_private_networks=private_networks,
         force_http=force_http,
     )

@@ -15,11 +15,11 @@ from typing import Protocol
 
 from bot.admission import AdaptiveAdmission
 from bot.identity import Person
-from bot.llm import routing
+from bot.llm import endpoints, routing
 from bot.llm.calls import CallResult, Cooldowns, ModelCaller
 from bot.llm.classify import classify, history_questions, previous_profile
 from bot.llm.credentials import Credential
-from bot.llm.models import available_models
+from bot.llm.models import available_models, catalog_ready
 from bot.llm.pricing import baseline_cost
 from bot.llm.providers import CATALOG, find_pasted_key
 from bot.llm.runtime import litellm_async
@@ -28,7 +28,13 @@ from bot.llm.trimming import fit, litellm_counter
 from bot.memory import Conversation, ConversationMemory, cap_history, history_budget, thread_key
 from bot.storage.models import utcnow
 from bot.usage import Preferences, UsageService
-from bot.views.answers import footer_blocks, nothing_left_text, switch_notes
+from bot.views.answers import (
+    MentionGuard,
+    footer_blocks,
+    neutralise_mentions,
+    nothing_left_text,
+    switch_notes,
+)
 from bot.views.keys import pasted_key_text
 from bot.views.messages import NO_KEY_TEXT, no_key_blocks, pasted_key_blocks
 from bot.views.steps import failover, model_choice
@@ -67,13 +73,37 @@ class Reply(Protocol):
     async def finish(self, footer: list, fallback_text: str) -> bool: ...  # False: Slack took none of it
 
 
+class MentionSafeReply:
+    """A `Reply` whose streamed text passes through `MentionGuard` (split mentions included)."""
+
+    def __init__(self, reply: Reply):
+        self._reply = reply
+        self._guard = MentionGuard()
+
+    def __getattr__(self, name: str):
+        return getattr(self._reply, name)
+
+    async def append(self, delta: str) -> None:
+        if safe := self._guard.feed(delta):
+            await self._reply.append(safe)
+
+    async def flush(self) -> None:
+        if tail := self._guard.flush():
+            await self._reply.append(tail)
+
+
 class ConversationService:
     def __init__(self, runtime, memory: ConversationMemory, usage: UsageService, cooldowns: Cooldowns):
         self.runtime = runtime
         self.vault = runtime.vault
         self.memory = memory
         self.usage = usage
-        self.caller = ModelCaller(runtime.settings.provider_bases, runtime.settings.llm_timeout, cooldowns)
+        self.caller = ModelCaller(
+            runtime.settings.provider_bases,
+            runtime.settings.llm_timeout,
+            cooldowns,
+            endpoints.parse_networks(runtime.settings.allowed_private_networks),
+        )
         self.cooldowns = cooldowns
         self.tools = ToolLoop(
             getattr(runtime, "connectors", None), runtime.settings.provider_bases, runtime.settings.llm_timeout, self.caller
@@ -138,6 +168,7 @@ class ConversationService:
         if ask.use_history and not history and hasattr(reply, "new_thread"):
             await reply.new_thread(text)
         history = cap_history(history, history_budget(prefs.mode))  # oldest turns go first
+        await catalog_ready()  # never on the loop: it may wait for litellm's import
         plan = self.plan(prefs, text, history, credentials, self.cooldowns.active(person))
         if not plan.candidates:
             await reply.post(nothing_left_text([], plan.excluded))
@@ -161,12 +192,13 @@ class ConversationService:
     async def _answer(self, ask: Ask, reply: Reply, conversation, plan, messages, credentials) -> CallResult:
         person, key = ask.person, conversation.key
         by_provider = {c.provider: c for c in credentials}
+        guarded = MentionSafeReply(reply)  # a model's text never pings a channel or a person
         trying: list = []
         spoken = asyncio.Event()
 
         async def on_text(delta: str) -> None:
             spoken.set()
-            await reply.append(delta)
+            await guarded.append(delta)
 
         watch = asyncio.create_task(self._say_when_slow(reply, trying, spoken))
         try:
@@ -174,7 +206,7 @@ class ConversationService:
             tools = await self.tools.offer(person, ask.text.strip())
             result = (
                 await self.tools.run(
-                    plan, by_provider, messages, tools, person=person, reply=reply,
+                    plan, by_provider, messages, tools, person=person, reply=guarded,
                     on_auth_failure=lambda credential: self._key_failed(person, credential),
                 )
                 if tools
@@ -192,6 +224,7 @@ class ConversationService:
                     on_try=trying.append,
                     on_failover=lambda attempt, following: reply.step(failover(attempt, following), "error"),
                 )
+            await guarded.flush()
         finally:
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -222,7 +255,7 @@ class ConversationService:
         # Queued before the footer's buttons appear; their handlers flush the queue before reading,
         # so "Share" or "Why?" can never find nothing.
         self._store(ask, key, record_id, plan, result, baseline)
-        await reply.finish(footer, result.text)  # always: a stream is never left open
+        await reply.finish(footer, neutralise_mentions(result.text))  # always: a stream is never left open
         return result
 
     async def _say_when_slow(self, reply: Reply, trying: list, spoken: asyncio.Event) -> None:

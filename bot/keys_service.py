@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from bot.config import Settings
 from bot.identity import Person
-from bot.llm import keycheck
+from bot.llm import endpoints, keycheck
 from bot.llm.credentials import Credential
 from bot.llm.providers import Provider, check_key_format
 from bot.storage.encryption import Secret
@@ -56,6 +56,15 @@ class KeyService:
     def __init__(self, vault: KeyVault, settings: Settings):
         self.vault = vault
         self.settings = settings
+        self.allowed_networks = endpoints.parse_networks(settings.allowed_private_networks)
+
+    async def endpoint_errors(self, submission: KeySubmission) -> dict[str, str]:
+        """A typed endpoint must resolve to public addresses (or loopback, or an allowed range)."""
+        endpoint = submission.settings.get("endpoint")
+        if not endpoint or "endpoint" in submission.errors:
+            return {}
+        problem = await endpoints.address_problem(endpoint, self.allowed_networks)
+        return {"endpoint": problem} if problem else {}
 
     @property
     def validates(self) -> bool:
@@ -68,7 +77,9 @@ class KeyService:
         check = None
         if self.validates:
             credential = Credential(provider.id, secret, submission.settings, submission.scope)
-            check = await keycheck.check_key(credential, self.settings.provider_bases)
+            check = await keycheck.check_key(
+                credential, self.settings.provider_bases, allowed_networks=self.allowed_networks
+            )
             if not check.ok:
                 await self.vault.record_audit(
                     person, "key_failed", provider.id, submission.scope, f"not saved: {check.message}"
@@ -91,6 +102,8 @@ class KeyService:
             return f"There is no {provider.label} key to check."
         except KeyNeedsReentry:
             return f"The stored {provider.label} key can no longer be decrypted: please add it again."
-        result = await keycheck.check_key(credential, self.settings.provider_bases)
+        result = await keycheck.check_key(
+            credential, self.settings.provider_bases, allowed_networks=self.allowed_networks
+        )
         await self.vault.record_check(person, provider.id, scope, result)
         return result.message

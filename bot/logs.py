@@ -38,7 +38,11 @@ _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         r"\1[redacted]",
     ),
-    (re.compile(r"\b[0-9a-f]{32}\b"), "[hex-redacted]"),  # Azure OpenAI keys
+    # Azure OpenAI keys: 32 hex characters (also glued to a prefix such as KEY_), or 84 letters and
+    # digits; and what a library's partial mask leaves of any key ("a1b2c3d4*****").
+    (re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32}(?![0-9A-Fa-f])"), "[hex-redacted]"),
+    (re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{84}(?![A-Za-z0-9])"), "[key-redacted]"),
+    (re.compile(r"[A-Za-z0-9_\-]{2,}\*{3,}"), "[masked-redacted]"),
 ]
 
 
@@ -100,6 +104,30 @@ NOISY_LOGGERS = (
     "aiohttp",
 )
 _FILTER = RedactingFilter()
+# litellm's DEBUG output dumps whole requests (people's questions, the model's answers) and masks
+# keys only partly ("a1b2c3d4****"): it never goes below INFO, and below WARNING only when content
+# logging is on. Its own stderr handler would print every line a second time, unredacted by
+# level: removed, so its records reach only the root handler.
+LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm")
+# At DEBUG these log request and response bodies (Slack messages Atom posts, provider requests).
+CONTENT_LOGGERS = ("slack_sdk", "slack_bolt", "openai", "httpx", "httpcore", "aiohttp.client")
+_policy = {"log_content": False}
+
+
+def quiet_libraries() -> None:
+    """Hold library loggers to what the content policy allows; run again after litellm's import,
+    which adds handlers and levels of its own."""
+    root_level = logging.getLogger().getEffectiveLevel()
+    content = _policy["log_content"]
+    for name in LITELLM_LOGGERS:
+        logger = logging.getLogger(name)
+        if name.startswith("LiteLLM"):  # the loggers litellm gives its own stderr handler
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+        logger.propagate = True
+        logger.setLevel(max(root_level, logging.INFO if content else logging.WARNING))
+    for name in CONTENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if content else max(root_level, logging.INFO))
 
 
 def attach_redaction() -> None:
@@ -112,8 +140,11 @@ def attach_redaction() -> None:
                 handler.addFilter(_FILTER)
 
 
-def setup_logging(level: str = "INFO", fmt: str = "text", stream=None) -> logging.Handler:
-    """Configure the root logger once: one handler, the chosen format, redaction everywhere."""
+def setup_logging(
+    level: str = "INFO", fmt: str = "text", stream=None, *, log_content: bool = False
+) -> logging.Handler:
+    """Configure the root logger once: one handler, the chosen format, redaction everywhere.
+    `log_content` (ATOM_LOG_CONTENT): let libraries log questions and answers at DEBUG."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_atom_handler", False):
@@ -129,5 +160,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text", stream=None) -> loggin
     # Alembic narrates every plugin and migration step at INFO; what ran is enough at WARNING.
     if root.level > logging.DEBUG:
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    _policy["log_content"] = log_content
+    quiet_libraries()
     attach_redaction()
     return handler

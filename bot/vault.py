@@ -24,6 +24,7 @@ from bot.storage.rotation import RotationReport, rotate_all
 log = logging.getLogger(__name__)
 
 PERSONAL, WORKSPACE = "personal", "workspace"
+HOST = "host"  # the installed workspace's shared key, used by someone from another organisation
 CANARY = "encryption_canary"
 NEEDS_REENTRY = "needs_reentry"
 
@@ -82,6 +83,8 @@ class ProviderState:
 
 
 def _owner(person: Person, scope: str) -> tuple[str, str, str]:
+    if scope == HOST:
+        return (*person.host, "")
     return person.enterprise_id, person.team_id, person.user_id if scope == PERSONAL else ""
 
 
@@ -169,7 +172,39 @@ class KeyVault:
                 await self._mark_for_reentry(row.id)
                 continue
             credentials.append(Credential(state.provider.id, secret, dict(row.settings or {}), info.scope))
+        if person.external and await self.policies.allows_external(*person.host):
+            credentials += await self._host_credentials(person, {c.provider for c in credentials})
         return credentials
+
+    async def _host_credentials(self, person: Person, covered: set[str]) -> list[Credential]:
+        """Someone from another organisation, where the host's admins allow it: the host's shared
+        keys for providers the person has no key of their own (or of their own team) for."""
+        by_key, states = await self._rows_and_states(Person(*person.host, ""))
+        credentials = []
+        for state in states:
+            info = state.workspace
+            if state.provider.id in covered or state.blocked or info is None:
+                continue
+            if info.status in (NEEDS_REENTRY, "failing"):
+                continue
+            row = by_key[(state.provider.id, WORKSPACE)]
+            try:
+                secret = Secret(self._crypto.decrypt(row.secret))
+            except UndecryptableSecret:
+                continue
+            credentials.append(Credential(state.provider.id, secret, dict(row.settings or {}), HOST))
+        return credentials
+
+    async def allows_external(self, person: Person) -> bool:
+        return await self.policies.allows_external(*person.workspace)
+
+    async def set_allow_external(self, admin: Person, allowed: bool) -> bool:
+        changed = await self.policies.set_allow_external(admin.enterprise_id, admin.team_id, allowed)
+        if changed:
+            await self.record_audit(
+                admin, "external_allowed" if allowed else "external_refused", scope=WORKSPACE
+            )
+        return changed
 
     # ------------------------------------------------------------------ changing
 

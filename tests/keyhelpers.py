@@ -71,6 +71,18 @@ def streamed_text(slack) -> str:
     return "".join(text)
 
 
+async def eventually(check, timeout: float = 30.0) -> None:
+    """Wait until `check()` is true (a reply reached the fake Slack, say): `settle` alone can
+    return before a listener on a loaded machine has even started."""
+    import asyncio
+
+    for _ in range(int(timeout / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    assert check()
+
+
 def task_cards(slack) -> list[dict]:
     """Every task card (`task_update` chunk) Atom streamed, in order."""
     return [

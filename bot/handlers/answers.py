@@ -10,17 +10,25 @@ from slack_sdk.errors import SlackApiError
 from bot.conversations import Ask, ConversationService
 from bot.handlers.replies import EphemeralReply, ThreadReply
 from bot.identity import Person
-from bot.llm.models import available_models
+from bot.llm.models import available_models, catalog_ready
 from bot.runtime import Runtime
 from bot.usage import MODES, Preferences, UsageService
 from bot.views import serialise
-from bot.views.answers import answer_message_blocks, model_label, split_text, why_modal
+from bot.views.answers import answer_message_blocks, model_label, share_credit, split_text, why_modal
 from bot.views.keys import message_modal
 from bot.views.usage import SETTINGS, TASK_LABELS, budget_modal, parse_budget, settings_modal, usage_blocks
 
 log = logging.getLogger(__name__)
 
 SUMMARIZE = "summarize_thread"
+SHARE_NOT_YOURS = "Only the person who asked can share this answer."
+SHARE_GONE = "That answer can no longer be shared (it may have been forgotten)."
+SHARE_NOT_MEMBER = (
+    "I can't post in this channel because I'm not a member of it. Add me (type `/invite @Atom` "
+    "there), then press *Share in channel* again."
+)
+SHARE_REFUSED = "Slack did not accept the shared answer ({error}). Please try again in a moment."
+NOT_A_MEMBER = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 MAX_THREAD_MESSAGES = 200
 
 
@@ -72,6 +80,7 @@ def register(
         credentials = await runtime.vault.usable(person)
         azure = next((c for c in credentials if c.provider == "azure"), None)
         deployments = dict(azure.settings.get("deployments") or {}) if azure else None
+        await catalog_ready()
         available = available_models([c.provider for c in credentials], deployments)
         return sorted(m.litellm_name for models in available.values() for m in models)
 
@@ -160,17 +169,21 @@ def register(
 
     # ------------------------------------------------------------------ under each answer
 
-    async def own_record(body, context):
+    async def find_record(body, context):
+        """(person, the answer's usage record or None, whether it is this person's own)."""
         record_id = str(((body.get("actions") or [{}])[0]).get("value") or "")
         record = await usage.get(record_id) if record_id else None
         person = Person.from_context(context)
-        if record is None or (record.enterprise_id, record.team_id, record.user_id) != (
+        mine = record is not None and (record.enterprise_id, record.team_id, record.user_id) == (
             person.enterprise_id,
             person.team_id,
             person.user_id,
-        ):
-            return person, None
-        return person, record
+        )
+        return person, record, mine
+
+    async def own_record(body, context):
+        person, record, mine = await find_record(body, context)
+        return person, record if mine else None
 
     async def feedback(ack, body, context, client, value: str):
         await ack()
@@ -205,7 +218,17 @@ def register(
     @surface.action("share_answer")
     async def on_share(ack, body, context, client, respond):
         await ack()
-        person, record = await own_record(body, context)
+        person, record, mine = await find_record(body, context)
+
+        async def tell(text: str, replace: bool = False) -> None:
+            if body.get("response_url"):
+                await respond(text=text, response_type="ephemeral", replace_original=replace)
+            elif body.get("trigger_id"):
+                await client.views_open(trigger_id=body["trigger_id"], view=message_modal("Atom", text))
+
+        if record is not None and not mine:
+            await tell(SHARE_NOT_YOURS)
+            return
         answer = (
             await conversations.memory.answer_for(person, record.answer_turn_id)
             if record and record.answer_turn_id
@@ -213,32 +236,25 @@ def register(
         )
         channel = (body.get("channel") or {}).get("id")
         if answer is None or not channel:
-            await respond(
-                text="That answer can no longer be shared (it may have been forgotten).",
-                response_type="ephemeral",
-                replace_original=False,
-            )
+            await tell(SHARE_GONE)
             return
+        credit = share_credit(person.user_id, model_label(record.model))
         parts = split_text(answer)
-        from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
-
-        credit = ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=f"Shared by <@{person.user_id}> · answered by {model_label(record.model)}"
+        try:
+            for index, part in enumerate(parts):
+                await client.chat_postMessage(
+                    channel=channel,
+                    text=part[:3000],
+                    blocks=answer_message_blocks(part, [credit] if index == len(parts) - 1 else []),
+                    unfurl_links=False,
+                    unfurl_media=False,
                 )
-            ]
-        )
-        for index, part in enumerate(parts):
-            footer = [credit] if index == len(parts) - 1 else []
-            await client.chat_postMessage(
-                channel=channel,
-                text=part[:3000],
-                blocks=answer_message_blocks(part, footer),
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-        await respond(text="Shared in the channel.", response_type="ephemeral", replace_original=True)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            log.info("could not share an answer: %s", error)
+            await tell(SHARE_NOT_MEMBER if error in NOT_A_MEMBER else SHARE_REFUSED.format(error=error[:40]))
+            return
+        await tell("Shared in the channel.", replace=True)
 
     # ------------------------------------------------------------------ "Summarize thread"
 

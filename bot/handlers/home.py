@@ -10,7 +10,7 @@ from bot.runtime import Runtime
 from bot.views import keys as key_views
 from bot.views.connections import connections_blocks
 from bot.views.help import help_blocks
-from bot.views.home import home_view
+from bot.views.home import admin_unknown_blocks, home_view
 from bot.views.modal import info_modal
 from bot.views.usage import settings_button, usage_blocks
 
@@ -31,8 +31,12 @@ class HomeTab:
             connections_blocks(await self.runtime.connectors.states(person)),
             await self.workflows_section(client, person),
         ]
-        if await self.runtime.admins.is_admin(client, person):
-            sections.append(key_views.admin_blocks(states))
+        admin = await self.runtime.admins.is_admin_or_unknown(client, person)
+        if admin:
+            allowed = await self.runtime.vault.allows_external(person)
+            sections.append(key_views.admin_blocks(states, allowed))
+        elif admin is None:
+            sections.append(admin_unknown_blocks())
         await client.views_publish(user_id=person.user_id, view=home_view(sections))
 
 

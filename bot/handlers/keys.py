@@ -37,9 +37,9 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
         view = (body or {}).get("view") or {}
         root_id = view.get("root_view_id") or view.get("id")
         if view.get("type") == "modal" and root_id:
-            await client.views_update(
-                view_id=root_id, view=views.keys_modal(states, await is_admin(client, person))
-            )
+            admin = await is_admin(client, person)
+            allowed = admin and await vault.allows_external(person)
+            await client.views_update(view_id=root_id, view=views.keys_modal(states, admin, allowed))
 
     async def open_here(client, body: dict, view: dict) -> None:
         """Open a view right where the person clicked: stacked on their modal, or a new one."""
@@ -72,9 +72,9 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
 
     async def open_keys(client, trigger_id: str, person: Person) -> None:
         states = await vault.states(person)
-        await client.views_open(
-            trigger_id=trigger_id, view=views.keys_modal(states, await is_admin(client, person))
-        )
+        admin = await is_admin(client, person)
+        allowed = admin and await vault.allows_external(person)
+        await client.views_open(trigger_id=trigger_id, view=views.keys_modal(states, admin, allowed))
 
     @surface.action("keys_open")
     async def on_keys_open(ack, body, client, context):
@@ -91,6 +91,18 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
             return
         await ack()
         await open_keys(client, command["trigger_id"], person)  # the keys modal, with its admin section
+
+    @surface.action(views.EXTERNAL_TOGGLE)
+    async def on_external_toggle(ack, body, client, context):
+        await ack()
+        person = Person.from_context(context)
+        if person.external or not await is_admin(client, person):
+            await show(client, body, "Atom", NOT_ADMIN)
+            return
+        allowed = str(((body.get("actions") or [{}])[0]).get("value") or "") == "on"
+        async with runtime.inflight.hold():
+            await vault.set_allow_external(person, allowed)
+            await refresh(client, person, body)
 
     routes["keys"] = keys_command
     routes["admin"] = admin_command
@@ -127,6 +139,7 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
         state = (view.get("state") or {}).get("values") or {}
         values = {block: (fields.get("value") or {}).get("value") for block, fields in state.items()}
         submission = parse_submission(provider, scope, values)
+        submission.errors.update(await service.endpoint_errors(submission))
         if submission.errors:
             await ack(response_action="errors", errors=submission.errors)
             return
@@ -173,8 +186,9 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
         ):
             return
         person, provider = target
-        await vault.remove(person, provider.id, scope)
-        await refresh(client, person, body)
+        async with runtime.inflight.hold():
+            await vault.remove(person, provider.id, scope)
+            await refresh(client, person, body)
 
     @surface.action("key_remove")
     async def on_key_remove(ack, body, client, context):
@@ -190,8 +204,9 @@ def register(surface, runtime: Runtime, routes: dict, home) -> None:
         if not (target := await acting_on_provider(ack, body, client, context, admin_only=True)):
             return
         person, provider = target
-        await vault.set_blocked(person, provider.id, blocked)
-        await refresh(client, person, body)
+        async with runtime.inflight.hold():
+            await vault.set_blocked(person, provider.id, blocked)
+            await refresh(client, person, body)
 
     @surface.action("provider_block")
     async def on_block(ack, body, client, context):

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.identity import Person
+from bot.llm import endpoints
 from bot.llm.caching import with_cache_breakpoints
 from bot.llm.credentials import Credential, call_params
 from bot.llm.models import ModelSpec
@@ -34,6 +35,8 @@ COOLDOWN_CAUSES = {
 }
 MAX_COOLDOWN = 600.0
 MAX_ANSWER_TOKENS = 4_096
+AZURE_UNREACHABLE = "— Atom could not connect to your Azure endpoint"
+AZURE_REFUSED = "— Atom did not connect to your Azure endpoint: it now points into a private network"
 
 TextSink = Callable[[str], Awaitable[None]]
 # Told of each failed attempt before the next is tried: (the attempt, the model tried next or None).
@@ -131,6 +134,8 @@ def classify_error(exc: Exception) -> tuple[str, str]:
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__.lower()
     text = str(exc).lower()
+    if "connection" in name:  # before the status: litellm gives connection failures a 500
+        return "unreachable", "could not be reached"
     if status in (401, 403) or (status == 400 and "api key" in text):
         return "auth_failed", "rejected the key"
     if status == 429:
@@ -139,18 +144,23 @@ def classify_error(exc: Exception) -> tuple[str, str]:
         return "timeout", "did not answer in time"
     if status is not None and status >= 500:
         return "server_error", f"had a server error ({status})"
-    if "connection" in name:
-        return "unreachable", "could not be reached"
     if status == 400:
         return "rejected", "refused the request"
     return "unreachable", f"failed ({status or type(exc).__name__})"
 
 
 class ModelCaller:
-    def __init__(self, bases: Mapping[str, str], timeout: float, cooldowns: Cooldowns):
+    def __init__(
+        self,
+        bases: Mapping[str, str],
+        timeout: float,
+        cooldowns: Cooldowns,
+        allowed_networks: Iterable[endpoints.Network] = (),
+    ):
         self.bases = bases
         self.timeout = timeout
         self.cooldowns = cooldowns
+        self.allowed_networks = tuple(allowed_networks)
 
     async def run(
         self,
@@ -178,6 +188,23 @@ class ModelCaller:
             model = choice.model
             credential = credentials.get(model.provider)
             if credential is None or model.provider in down:
+                continue
+            if (endpoint := credential.settings.get("endpoint")) and (
+                problem := await endpoints.address_problem(endpoint, self.allowed_networks)
+            ):
+                # Resolved again before every call: a name that now points into a private network
+                # (DNS rebinding) gets no request and no key.
+                log.warning("refused to call %s: its endpoint is not a public address", model.provider)
+                result.attempts.append(
+                    Attempt(
+                        model.provider,
+                        model.litellm_name,
+                        "unreachable",
+                        AZURE_UNREACHABLE if problem.startswith(endpoints.NOT_FOUND) else AZURE_REFUSED,
+                    )
+                )
+                self.cooldowns.cool(person, model.provider, DEFAULT_COOLDOWN, "a refused endpoint")
+                down.add(model.provider)
                 continue
             if on_try is not None:
                 on_try(model)  # who is being waited for, should the wait grow long
@@ -215,6 +242,8 @@ class ModelCaller:
                     await on_text(text)
             except Exception as exc:  # a provider failure is routed around, never raised to Slack
                 outcome, detail = classify_error(exc)
+                if outcome == "unreachable" and credential.settings.get("endpoint"):
+                    detail = AZURE_UNREACHABLE
                 if text_parts:
                     result.attempts.append(Attempt(model.provider, model.litellm_name, "cut_off", detail))
                     result.cut_off = True

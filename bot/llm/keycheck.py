@@ -7,9 +7,10 @@ of the key back in its error message).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from bot.llm import endpoints
 from bot.llm.credentials import Credential, call_params
 from bot.llm.runtime import litellm_async
 
@@ -36,6 +37,9 @@ def classify_failure(exc: Exception, label: str, provider_id: str) -> KeyCheck:
     Azure's 500 is an APIError, not an InternalServerError."""
     status = getattr(exc, "status_code", None)
     text = str(exc).lower()
+    if "connection" in type(exc).__name__.lower():  # litellm gives these a status of 500
+        where = "your Azure endpoint" if provider_id == "azure" else label
+        return KeyCheck("unreachable", f"Atom could not connect to {where}.")
     if status in (401, 403) or (status == 400 and ("api key" in text or "api_key" in text)):
         return KeyCheck("invalid", f"{label} rejected this key (it is wrong, revoked or lacks permission).")
     if status == 404:
@@ -51,16 +55,21 @@ def classify_failure(exc: Exception, label: str, provider_id: str) -> KeyCheck:
         return KeyCheck("unreachable", f"{label} did not answer within {CHECK_TIMEOUT:.0f} seconds.")
     if status is not None and status >= 500:
         return KeyCheck("unreachable", f"{label} had a server error ({status}); try again in a minute.")
-    if "connection" in type(exc).__name__.lower():
-        return KeyCheck("unreachable", f"Atom could not connect to {label}.")
     return KeyCheck("unreachable", f"{label} gave an unexpected answer ({status or type(exc).__name__}).")
 
 
 async def check_key(
-    credential: Credential, bases: Mapping[str, str], limit: float = CHECK_TIMEOUT
+    credential: Credential,
+    bases: Mapping[str, str],
+    limit: float = CHECK_TIMEOUT,
+    allowed_networks: Iterable[endpoints.Network] = (),
 ) -> KeyCheck:
     litellm = await litellm_async()
     label = credential.catalog.label
+    if endpoint := credential.settings.get("endpoint"):
+        # Resolved again now: the name may point somewhere else than when it was typed.
+        if problem := await endpoints.address_problem(endpoint, allowed_networks):
+            return KeyCheck("unreachable", f"Atom did not connect to your Azure endpoint: {problem}")
     try:
         await litellm.acompletion(
             messages=[{"role": "user", "content": "ping"}],

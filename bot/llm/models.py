@@ -13,6 +13,7 @@ economy model counts as standard for those tasks (see bot.llm.routing).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -260,6 +261,13 @@ def _table() -> Mapping[str, Mapping]:
     from bot.llm.runtime import load_litellm  # sets the offline switches before importing litellm
 
     return load_litellm().model_cost
+
+
+async def catalog_ready() -> None:
+    """Build the catalog off the event loop. Until litellm's background import ends, building it
+    waits for that import: done on the loop, one early question stopped every ack for ~20 s."""
+    if catalog.cache_info().currsize == 0:
+        await asyncio.to_thread(catalog)
 
 
 @functools.cache

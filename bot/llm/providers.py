@@ -6,12 +6,12 @@ API lives. Adding a sixth provider is one more `Provider(...)` in `CATALOG`.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
+
+from bot.llm import endpoints
 
 MAX_KEY_LENGTH = 300  # real keys are under 200 characters
 AZURE_DEFAULT_API_VERSION = "2024-10-21"
@@ -68,33 +68,12 @@ KEY_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("gemini", re.compile(r"^AIza[0-9A-Za-z_\-]{30,}$")),
     ("openai", re.compile(r"^sk-(?!ant-)[A-Za-z0-9_\-]{20,}$")),
 )
-# A key pasted into a chat message: looked for anywhere in the text.
-PASTED_KEY = re.compile(
-    r"(?<![A-Za-z0-9_\-])(sk-ant-[A-Za-z0-9_\-]{20,}|sk-[A-Za-z0-9_\-]{20,}|AIza[0-9A-Za-z_\-]{30,})"
-)
-
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_https_url(value: str) -> str | None:
-    """None when `value` is an acceptable endpoint; else why not. https, or http on loopback only."""
-    parsed = urlparse(value)
-    if not parsed.scheme or not parsed.hostname:
-        return "That is not a URL. It looks like https://my-resource.openai.azure.com"
-    if parsed.scheme == "https":
-        return None
-    if parsed.scheme == "http" and is_loopback(parsed.hostname):
-        return None
-    return "The endpoint must start with https:// (plain http is allowed only for localhost)."
+    """None when `value` may be an endpoint; else why not (https, no internal names or numeric
+    tricks; see bot/llm/endpoints.py, which also resolves it before every connection)."""
+    return endpoints.syntax_problem(value)
 
 
 def parse_deployments(text: str) -> tuple[dict[str, str], str | None]:
@@ -254,11 +233,82 @@ def check_key_format(provider: Provider, raw: str | None) -> tuple[str, str | No
     return key, None
 
 
+# --------------------------------------------------------------------------------------------
+# Keys pasted into chat. Looked for anywhere in the text, also glued to a prefix
+# (`OPENAI_KEY_sk-proj-…`, `KEY=sk-…`) and across line breaks (a key split over two lines), so the
+# prefixes match without a word boundary and a second pass reads the text with whitespace removed.
+# What follows a prefix must look random (a long run of letters mixed with digits): prose such as
+# "risk-free-trade-offs" or "task-based" is not a key.
+
+_PREFIXED_KEYS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("anthropic", re.compile(r"sk-ant-(?P<body>[A-Za-z0-9_\-]{20,})")),
+    ("openai", re.compile(r"sk-(?:proj|svcacct|admin|None)-(?P<body>[A-Za-z0-9_\-]{20,})")),
+    ("openai", re.compile(r"sk-(?P<body>[A-Za-z0-9_\-]{20,})")),  # OpenAI's older keys, DeepSeek's
+    ("gemini", re.compile(r"AIza(?P<body>[0-9A-Za-z_\-]{30,})")),
+)
+# Azure OpenAI: 32 hex characters (not a 40-hex commit id or a 64-hex digest), or the newer
+# 84-character form (letters and digits, with Cognitive Services' "ACOG" signature inside).
+_AZURE_HEX = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32,39}(?![0-9A-Fa-f])")
+_AZURE_SIGNATURE = re.compile(r"[A-Za-z0-9]{8,}(?:JQQJ99|AAABACOG)[A-Za-z0-9]{4,}")
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.]{32,}")
+# A provider's name or the word key/secret/token nearby turns any random-looking token into a key.
+_KEY_CONTEXT = re.compile(
+    r"(?i)(openai|anthropic|claude|gemini|google|deepseek|azure|api[\s_\-]?key|secret|token|key\b|key[=:_])"
+)
+_DEEPSEEK = re.compile(r"sk-[0-9a-f]{32}(?![A-Za-z0-9_\-])")
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_CONTEXT_CHARS = 60
+
+
+def _looks_random(token: str, run: int) -> bool:
+    """A run of `run`+ letters and digits with at least two of each: what generated keys are made of."""
+    for part in re.findall(rf"[A-Za-z0-9]{{{run},}}", token):
+        digits = sum(ch.isdigit() for ch in part)
+        if digits >= 2 and len(part) - digits >= 2:
+            return True
+    return False
+
+
+def _hex_key(token: str, least: int) -> bool:
+    return sum(ch.isdigit() for ch in token) >= least and sum(ch.isalpha() for ch in token) >= least
+
+
+def _scan(text: str, *, joined: bool) -> str | None:
+    """The provider of the first key-like token in `text`. `joined`: the text had its whitespace
+    removed, so only the unmistakable shapes count (prose glued together is one long token)."""
+    for provider_id, pattern in _PREFIXED_KEYS:
+        if any(_looks_random(m.group("body"), 16 if joined else 12) for m in pattern.finditer(text)):
+            return provider_id
+    if any(_hex_key(m.group(), 4 if joined else 2) for m in _AZURE_HEX.finditer(text)):
+        return "azure"
+    if _AZURE_SIGNATURE.search(text):
+        return "azure"
+    if joined:
+        return None
+    for match in _LONG_TOKEN.finditer(text):
+        token = match.group()
+        if not _looks_random(token, 16) or re.fullmatch(r"[0-9a-fA-F]{40,}", token):
+            continue  # commit ids and digests are not keys
+        if len(token) >= 84 and re.search(r"[A-Z]", token) and re.search(r"[a-z]", token):
+            return "azure" if len(token) == 84 or "ACOG" in token else "unknown"
+        around = text[max(0, match.start() - _CONTEXT_CHARS) : match.end() + _CONTEXT_CHARS]
+        if _KEY_CONTEXT.search(around.replace(token, " ")):
+            return "unknown"
+    return None
+
+
 def find_pasted_key(text: str | None) -> str | None:
     """The provider whose key seems to be in a chat message (or "unknown"), else None."""
     if not text:
         return None
-    match = PASTED_KEY.search(text)
-    if not match:
-        return None
-    return shape_of(match.group(1)) or "unknown"
+    text = text.translate(_INVISIBLE)
+    found = _scan(text, joined=False)
+    if found in (None, "azure", "unknown"):
+        # A key split across lines, or with spaces pasted into it: read it once more without them
+        # (its second half alone may already have looked like an unnamed key).
+        squeezed = re.sub(r"\s+", "", text)
+        if squeezed != text:
+            found = _scan(squeezed, joined=True) or found
+    if found == "openai" and _DEEPSEEK.search(re.sub(r"\s+", "", text)):
+        return "deepseek"
+    return found

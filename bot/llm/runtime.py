@@ -42,6 +42,7 @@ def load_litellm() -> ModuleType:
             import litellm
 
             litellm.suppress_debug_info = True
+            litellm.set_verbose = False  # its request dumps carry questions and parts of keys
             litellm.telemetry = False
             litellm.drop_params = True
             _module = litellm
@@ -49,9 +50,10 @@ def load_litellm() -> ModuleType:
             # every full collection scans them and stalls the event loop for hundreds of ms.
             gc.collect()
             gc.freeze()
-            from bot.logs import attach_redaction
+            from bot.logs import attach_redaction, quiet_libraries
 
-            attach_redaction()  # litellm adds its own log handlers at import
+            quiet_libraries()  # litellm adds its own log handlers and levels at import
+            attach_redaction()
     return _module
 
 

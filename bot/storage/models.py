@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -76,6 +76,8 @@ class WorkspacePolicy(Base):
     team_id: Mapped[str] = mapped_column(SlackId, primary_key=True)
     blocked_providers: Mapped[list] = mapped_column(JSON, default=list)
     monthly_budget_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Slack Connect: may people from other organisations use this workspace's shared keys?
+    allow_external_keys: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

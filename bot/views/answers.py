@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
@@ -93,7 +95,51 @@ def footer_blocks(
 
 def answer_message_blocks(text: str, footer: list) -> list[dict]:
     """One message: the answer (already short enough for a markdown block) and its footer."""
-    return serialise([MarkdownBlock(text=text or " "), *footer])
+    return serialise([MarkdownBlock(text=neutralise_mentions(text) or " "), *footer])
+
+
+def share_credit(user_id: str, model: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=f"Shared by <@{user_id}> · answered by {model}")])
+
+
+# Slack's broadcast and mention syntax: <!channel>, <!here>, <!everyone>, <!subteam^S1|@team>,
+# <@U1>, <@W1|name>. A model's answer (a prompt-injected one, say) must never ping anyone.
+_MENTION = re.compile(r"<(?:!(channel|here|everyone|group)|!subteam\^([^<>|]*)|@([^<>|]*))(?:\|([^<>]*))?>")
+_ZWSP = "\u200b"  # between @ and the name: reads the same, pings nobody
+
+
+def neutralise_mentions(text: str) -> str:
+    """Model output with every broadcast and mention turned into plain, inert text."""
+
+    def inert(match: re.Match) -> str:
+        broadcast, group, user, label = match.groups()
+        name = (label or broadcast or group or user or "").lstrip("@")
+        return f"@{_ZWSP}{name}"
+
+    return _MENTION.sub(inert, text)
+
+
+class MentionGuard:
+    """`neutralise_mentions` over streamed deltas: a `<` whose closing `>` has not arrived yet is
+    held back until it does (or the answer ends), so a mention split across chunks is caught."""
+
+    HOLD_LIMIT = 200
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, delta: str) -> str:
+        text = self._held + delta
+        cut = text.rfind("<")
+        if cut != -1 and ">" not in text[cut:] and len(text) - cut <= self.HOLD_LIMIT:
+            text, self._held = text[:cut], text[cut:]
+        else:
+            self._held = ""
+        return neutralise_mentions(text)
+
+    def flush(self) -> str:
+        text, self._held = self._held, ""
+        return neutralise_mentions(text)
 
 
 def why_modal(explanation: str) -> dict:

@@ -39,3 +39,19 @@ def home_view(sections: list[list] | None = None) -> dict:
     )
     view = View(type="home", blocks=blocks)
     return view.to_dict()
+
+
+def admin_unknown_blocks() -> list:
+    """In place of the admin section when Slack could not say whether the person is an admin."""
+    return [
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=(
+                        "⚠️ Workspace settings are hidden for now: Slack did not answer whether you are "
+                        "a workspace admin. Reopen the Home tab in a minute to see them."
+                    )
+                )
+            ]
+        )
+    ]

@@ -33,6 +33,8 @@ STATUS_TEXT = {
 STATUS_ICON = {"ok": "✅", "unchecked": "⚪", "failing": "❌", NEEDS_REENTRY: "⚠️", "checking": "⏳"}
 
 
+EXTERNAL_TOGGLE = "ws_external_toggle"
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
@@ -116,8 +118,8 @@ def provider_blocks(states: list[ProviderState]) -> list:
     return blocks
 
 
-def admin_blocks(states: list[ProviderState]) -> list:
-    """Workspace keys and blocked providers, for admins and owners."""
+def admin_blocks(states: list[ProviderState], allow_external: bool = False) -> list:
+    """Workspace keys, blocked providers and Slack Connect guests, for admins and owners."""
     blocks: list = [
         HeaderBlock(text="Workspace settings (admins)"),
         ContextBlock(
@@ -146,14 +148,40 @@ def admin_blocks(states: list[ProviderState]) -> list:
             else _button("Block", "provider_block", provider.id, "danger")
         )
         blocks.append(ActionsBlock(block_id=f"ws_actions_{provider.id}", elements=buttons))
+    blocks += external_blocks(allow_external)
     blocks.append(
         ActionsBlock(block_id="admin_more", elements=[_button("Audit log", "audit_open", "recent")])
     )
     return blocks
 
 
-def keys_modal(states: list[ProviderState], admin: bool = False) -> dict:
-    blocks = provider_blocks(states) + (admin_blocks(states) if admin else [])
+def external_blocks(allowed: bool) -> list:
+    """Whether people from other organisations (Slack Connect channels) may spend the workspace keys."""
+    state = (
+        "✅ *Allowed*: they use the workspace keys when they have none of their own."
+        if allowed
+        else "🚫 *Not allowed* (the default): they need keys of their own or of their own workspace."
+    )
+    return [
+        SectionBlock(
+            block_id="ws_external",
+            text=MarkdownTextObject(
+                text=f"*People from other organisations* (Slack Connect channels) and the workspace keys\n{state}"
+            ),
+        ),
+        ActionsBlock(
+            block_id="ws_external_actions",
+            elements=[
+                _button("Stop allowing", EXTERNAL_TOGGLE, "off", "danger")
+                if allowed
+                else _button("Allow", EXTERNAL_TOGGLE, "on")
+            ],
+        ),
+    ]
+
+
+def keys_modal(states: list[ProviderState], admin: bool = False, allow_external: bool = False) -> dict:
+    blocks = provider_blocks(states) + (admin_blocks(states, allow_external) if admin else [])
     title = "AI keys and admin" if admin else "Your AI keys"
     return View(type="modal", callback_id="keys_manage", title=title, close="Done", blocks=blocks).to_dict()
 

@@ -161,6 +161,9 @@ def parse_budget(raw: str | None) -> tuple[float | None, str | None]:
         return None, "Enter an amount in dollars, like 20 or 12.50, or leave it empty for no limit."
     if not 0 <= value <= 1_000_000 or value != value:
         return None, "The budget must be between 0 and 1,000,000 dollars."
+    if 0 < value < 0.01:
+        # Rounded to cents it would be $0, which blocks every answer: say so instead.
+        return None, "The smallest budget is $0.01. Enter 0 to stop all spending, or leave it empty for no limit."
     return round(value, 2), None
 
 

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from bot.identity import Person
 from bot.llm.calls import ModelCaller
-from bot.llm.models import ModelSpec
+from bot.llm.models import ModelSpec, catalog_ready
 from bot.storage.models import utcnow
 from bot.workflows import timing
 from bot.workflows.schedule import ScheduleError, parse_schedule
@@ -250,6 +250,7 @@ class WorkflowPlanner:
         prefs, over_budget = await runtime.usage.gate(person)
         if over_budget:
             raise PlanFailed(over_budget)
+        await catalog_ready()
         route = ConversationService.plan(
             prefs, messages[-1]["content"], [], credentials, runtime.cooldowns.active(person)
         )

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from bot.identity import Person
 from bot.llm.calls import ModelCaller
+from bot.llm.models import catalog_ready
 from bot.llm.pricing import baseline_cost
 from bot.storage.models import Workflow, utcnow
 from bot.views.workflows import failure_blocks, run_output_blocks
@@ -179,6 +180,7 @@ class WorkflowRunner:
             raise StepFailed(over_budget)
         inputs = "\n\n".join(f"<input name=\"{i}\">\n{outputs.get(i, '')}\n</input>" for i in step.inputs)
         prompt = f"{TASK_WORDS[step.task]}: {fill(step.instruction, outputs)}" + (f"\n\n{inputs}" if inputs else "")
+        await catalog_ready()
         plan = ConversationService.plan(prefs, prompt, [], credentials, runtime.cooldowns.active(person))
         if not plan.candidates:
             raise StepFailed("none of your AI providers can take this step right now.")

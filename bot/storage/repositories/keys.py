@@ -203,6 +203,24 @@ class WorkspacePolicies:
             return True
 
 
+    async def allows_external(self, enterprise_id: str, team_id: str) -> bool:
+        async with self._sessions() as session:
+            row = await session.get(WorkspacePolicy, (enterprise_id, team_id))
+            return bool(row and row.allow_external_keys)
+
+    async def set_allow_external(self, enterprise_id: str, team_id: str, allowed: bool) -> bool:
+        """True when that changed anything."""
+        async with self._sessions() as session, session.begin():
+            row = await session.get(WorkspacePolicy, (enterprise_id, team_id), with_for_update=True)
+            if row is None:
+                row = WorkspacePolicy(enterprise_id=enterprise_id, team_id=team_id, blocked_providers=[])
+                session.add(row)
+            if bool(row.allow_external_keys) == allowed:
+                return False
+            row.allow_external_keys, row.updated_at = allowed, utcnow()
+            return True
+
+
 class WorkspaceBudgets:
     def __init__(self, sessions: async_sessionmaker):
         self._sessions = sessions

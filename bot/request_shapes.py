@@ -1,0 +1,188 @@
+"""The shape every signed Slack request must have before Bolt and Atom's listeners see it.
+
+Bolt reads ids out of bodies with `dict.get` chains and Atom's handlers index the fields Slack
+always sends; a correctly signed but odd body (actions as a string, a command without user_id, a
+number where an object belongs) would otherwise end in a listener exception and a 500. Slack
+never sends such bodies, so they get a 400 here and never reach a listener. Pure functions over
+the parsed body: no Slack client, no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+# Interactions that always carry the person who acted.
+INTERACTIONS_WITH_A_USER = {
+    "block_actions",
+    "view_submission",
+    "view_closed",
+    "shortcut",
+    "message_action",
+    "block_suggestion",
+    "interactive_message",
+    "dialog_submission",
+    "dialog_cancellation",
+    "dialog_suggestion",
+    "workflow_step_edit",
+}
+# Interactions Slack always sends with a trigger_id (listeners open modals with it).
+WITH_A_TRIGGER = {"block_actions", "view_submission", "shortcut", "message_action"}
+COMMAND_FIELDS = ("command", "user_id", "team_id", "channel_id", "trigger_id", "response_url")
+# Fields Bolt and the listeners read, and the types they may have wherever they appear.
+OBJECT_OR_ID = ("team", "user", "enterprise", "channel")
+OBJECTS = ("view", "message", "container", "state", "assistant_thread", "previous_message", "context")
+STRINGS = (
+    "type",
+    "subtype",
+    "callback_id",
+    "action_id",
+    "block_id",
+    "trigger_id",
+    "response_url",
+    "ts",
+    "thread_ts",
+    "event_ts",
+    "channel_type",
+    "bot_id",
+    "team_id",
+    "user_id",
+    "enterprise_id",
+    "channel_id",
+    "id",
+    "private_metadata",
+    "root_view_id",
+    "app_installed_team_id",
+    "tab",
+    "api_app_id",
+    "event_id",
+    "user_team",
+    "message_ts",
+)
+MAX_DEPTH = 40
+
+
+def _is(value: Any, *types: type) -> bool:
+    return value is None or isinstance(value, types)
+
+
+def _walk(node: Any, depth: int = 0) -> str | None:
+    """Type rules for the known fields wherever they appear in the tree."""
+    if depth > MAX_DEPTH:
+        return "nested too deeply"
+    if isinstance(node, list):
+        for item in node:
+            if problem := _walk(item, depth + 1):
+                return problem
+        return None
+    if not isinstance(node, dict):
+        return None
+    for name in OBJECT_OR_ID:
+        if name in node and not _is(node[name], dict, str):
+            return f"`{name}` must be an object or an id"
+        if isinstance(node.get(name), dict) and "id" in node[name] and not _is(node[name]["id"], str):
+            return f"`{name}.id` must be a string"
+    for name in OBJECTS:
+        if name in node and not _is(node[name], dict):
+            return f"`{name}` must be an object"
+    for name in STRINGS:
+        if name in node and not _is(node[name], str):
+            return f"`{name}` must be a string"
+    if "text" in node and not _is(node["text"], str, dict):  # blocks' text is an object
+        return "`text` must be a string or a text object"
+    if "actions" in node and not (
+        isinstance(node["actions"], list) and all(isinstance(a, dict) for a in node["actions"])
+    ):
+        return "`actions` must be a list of objects"
+    if "authorizations" in node and not (
+        _is(node["authorizations"], list) and all(isinstance(a, dict) for a in node["authorizations"] or [])
+    ):
+        return "`authorizations` must be a list of objects"
+    state = node.get("state")
+    if isinstance(state, dict) and "values" in state and not _is(state["values"], dict):
+        return "`state.values` must be an object"
+    if "values" in node and isinstance(node.get("values"), dict):
+        for block in node["values"].values():
+            if not isinstance(block, dict) or not all(isinstance(e, dict) for e in block.values()):
+                return "`state.values` must map blocks to elements"
+    for value in node.values():
+        if isinstance(value, dict | list) and (problem := _walk(value, depth + 1)):
+            return problem
+    return None
+
+
+def _url_problem(node: dict) -> str | None:
+    url = node.get("response_url")
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.netloc or not url.isascii():
+            return "`response_url` is not a URL"
+    return None
+
+
+def _user_id(body: dict) -> str:
+    user = body.get("user")
+    return (user.get("id") or "") if isinstance(user, dict) else (user or "")
+
+
+def interaction_problem(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return "the payload is not an object"
+    if problem := _walk(payload):
+        return problem
+    if problem := _url_problem(payload):
+        return problem
+    if payload.get("type") in INTERACTIONS_WITH_A_USER:
+        if not _user_id(payload):
+            return "an interaction without a user"
+        team = payload.get("team")
+        user = payload.get("user")
+        team_id = (team.get("id") if isinstance(team, dict) else team) or (
+            user.get("team_id") if isinstance(user, dict) else None
+        )
+        if not team_id and not payload.get("enterprise"):
+            return "an interaction without a team"
+    if payload.get("type") == "block_actions" and not (
+        payload.get("actions") and all(a.get("action_id") for a in payload["actions"])
+    ):
+        return "block actions without action ids"
+    if payload.get("type") in ("block_suggestion", "interactive_message") and not (
+        payload.get("action_id") or payload.get("actions") or payload.get("callback_id")
+    ):
+        return "a menu request without an action id"
+    if payload.get("type") in WITH_A_TRIGGER and not payload.get("trigger_id"):
+        return "an interaction without a trigger_id"
+    if payload.get("type") in ("view_submission", "view_closed") and not (
+        isinstance(payload.get("view"), dict) and payload["view"].get("type")
+    ):
+        return "a view submission without its view"
+    return None
+
+
+def event_problem(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "the body is not an object"
+    if problem := _walk(body):
+        return problem
+    if body.get("type") == "event_callback":
+        event = body.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            return "an event callback without an event"
+        if not (body.get("team_id") or body.get("enterprise_id") or body.get("authorizations")):
+            return "an event callback without a team"
+        if event["type"] in ("message", "app_mention") and not isinstance(event.get("channel"), str):
+            return "a message event without a channel"
+        if event["type"].startswith("assistant_thread_"):
+            thread = event.get("assistant_thread")
+            if not (isinstance(thread, dict) and all(thread.get(k) for k in ("channel_id", "thread_ts"))):
+                return "an assistant event without its thread"
+    if body.get("type") == "url_verification" and not isinstance(body.get("challenge"), str):
+        return "a URL verification without a challenge"
+    return None
+
+
+def command_problem(form: dict[str, list[str]]) -> str | None:
+    missing = [name for name in COMMAND_FIELDS if not (form.get(name) or [""])[0]]
+    if missing:
+        return f"a command without {', '.join(missing)}"
+    return _url_problem({"response_url": form["response_url"][0]})

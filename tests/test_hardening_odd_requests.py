@@ -1,0 +1,175 @@
+"""Issue 8, finding 6: odd requests get a 4xx or a clear answer, never a 500; unknown shortcuts
+and menus are answered; Home survives a failing users.info; sub-cent budgets are refused; a
+model's mentions ping nobody; Share explains what went wrong."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import select
+
+from bot.storage.models import UsageRecord
+from bot.views.answers import MentionGuard, neutralise_mentions
+from tests.fakes import payloads
+from tests.fakes.slack import Scripted
+from tests.keyhelpers import eventually, give_keys, settle
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize("timestamp", ["abc", "", "1e9", "99999999999999999999999", "0x10"])
+async def test_a_timestamp_that_is_not_a_number_is_refused_not_a_crash(atom_sqlite, timestamp):
+    resp = await atom_sqlite.client.post(
+        json.dumps(payloads.url_verification_body("x")), "application/json",
+        timestamp=timestamp, signature="v0=" + "0" * 64, sign=False,
+    )
+    assert resp.status == 401
+
+
+def _action(**changes) -> dict:
+    payload = payloads.block_actions_payload("key_add", value="openai", channel_id="C1")
+    payload.update(changes)
+    return payload
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        urlencode({"payload": json.dumps(_action(actions="key_add"))}),  # actions as a string
+        urlencode({"payload": json.dumps(_action(actions=[["key_add"]]))}),
+        urlencode({"payload": json.dumps(_action(user=["U1"]))}),
+        urlencode({"payload": json.dumps(_action(user={"id": 7}))}),
+        urlencode({"payload": json.dumps(_action(team=12, user={"id": "U1"}))}),
+        urlencode({"payload": json.dumps(_action(view="V1"))}),
+        urlencode({"payload": json.dumps(_action(trigger_id=None))}),
+        urlencode({"payload": json.dumps(_action(response_url="not a url"))}),
+        urlencode({"payload": "{not json"}),
+        urlencode({"payload": "[1, 2]"}),
+        urlencode({k: v for k, v in payloads.command_payload("help").items() if k != "user_id"}),
+        urlencode({k: v for k, v in payloads.command_payload("help").items() if k != "channel_id"}),
+        urlencode({"payload": json.dumps({"type": "view_submission", "user": {"id": "U1"},
+                                          "team": {"id": "T1"}, "trigger_id": "t", "view": {"state": []}})}),
+        "{\"type\": \"event_callback\"}",
+    ],
+)
+async def test_signed_but_odd_bodies_get_a_4xx(atom_sqlite, body):
+    resp = await atom_sqlite.client.post(body, FORM)
+    assert 400 <= resp.status < 500, resp.text
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "message", "channel_type": "im", "text": "hi"},  # no channel
+        {"type": "assistant_thread_started", "assistant_thread": {"user_id": "U1", "context": "x"}},
+    ],
+)
+async def test_signed_odd_events_get_a_4xx(atom_sqlite, event):
+    resp = await atom_sqlite.client.post_json(payloads.event_callback(event))
+    assert 400 <= resp.status < 500
+
+
+async def test_a_command_mentioning_payload_is_still_a_command(atom_sqlite):
+    resp = await atom_sqlite.client.command("help payload")
+    assert resp.status == 200 and "Atom" in resp.text
+
+
+async def test_an_unknown_global_shortcut_is_explained_in_a_modal(atom_sqlite):
+    resp = await atom_sqlite.client.shortcut_global("no_such_shortcut")
+    assert resp.status == 200
+    [opened] = await atom_sqlite.slack.wait_for("views.open")
+    assert "not available" in str(opened.params["view"])
+
+
+async def test_an_unknown_message_shortcut_is_answered_privately(atom_sqlite):
+    message = {"type": "message", "user": "U2", "text": "hi", "ts": "1700000000.000100"}
+    resp = await atom_sqlite.client.shortcut_message("no_such_shortcut", message=message)
+    assert resp.status == 200
+    [said] = await atom_sqlite.slack.wait_for("response_url")
+    assert "not available" in said.params["text"] and said.params["response_type"] == "ephemeral"
+
+
+async def test_an_options_request_gets_an_empty_list(atom_sqlite):
+    resp = await atom_sqlite.client.post_payload(
+        {"type": "block_suggestion", "action_id": "anything", "block_id": "b", "value": "a",
+         "user": {"id": "U1", "team_id": "T1"}, "team": {"id": "T1"}, "api_app_id": payloads.APP_ID}
+    )
+    assert resp.status == 200 and resp.json == {"options": []}
+
+
+async def test_home_is_published_without_the_admin_section_when_users_info_fails(atom_sqlite):
+    atom_sqlite.slack.fail_always("users.info", Scripted(body={"ok": False, "error": "fatal_error"}))
+    await atom_sqlite.client.event(payloads.app_home_opened_event())
+    [published] = await atom_sqlite.slack.wait_for("views.publish")
+    view = str(published.params["view"])
+    assert "Workspace settings are hidden" in view
+    assert "ws_key_add" not in view
+
+
+@pytest.mark.parametrize("budget", ["0.004", "0.001", "$0.009"])
+async def test_a_budget_below_one_cent_is_a_field_error(atom_sqlite, budget):
+    values = {"mode": {"value": {"type": "static_select", "selected_option": {"value": "balanced"}}},
+              "budget": {"value": {"type": "plain_text_input", "value": budget}}}
+    resp = await atom_sqlite.client.view_submission("settings", values)
+    assert resp.json["response_action"] == "errors"
+    assert "0.01" in resp.json["errors"]["budget"]
+
+
+INJECTED = "Sure! <!channel> <!here> <!everyone> ping <@U0BOSS> and <!subteam^S123|@oncall> now."
+PINGS = ("<!channel>", "<!here>", "<!everyone>", "<@U0BOSS>", "<!subteam^")
+
+
+def test_neutralising_keeps_the_words_and_drops_the_pings():
+    assert all(p not in neutralise_mentions(INJECTED) for p in PINGS)
+    assert "channel" in neutralise_mentions(INJECTED) and "oncall" in neutralise_mentions(INJECTED)
+    guard = MentionGuard()
+    streamed = "".join(guard.feed(INJECTED[i : i + 3]) for i in range(0, len(INJECTED), 3)) + guard.flush()
+    assert streamed == neutralise_mentions(INJECTED)
+
+
+@pytest.mark.parametrize("where", ["dm", "mention", "command"])
+async def test_a_models_mentions_ping_nobody(atom_sqlite, where):
+    await give_keys(atom_sqlite, "openai")
+    atom_sqlite.providers.reply["openai"] = INJECTED
+    if where == "dm":
+        await atom_sqlite.client.event(payloads.message_im_event("say hi to everyone"))
+    elif where == "mention":
+        await atom_sqlite.client.event(payloads.app_mention_event("say hi to everyone"))
+    else:
+        await atom_sqlite.client.command("ask say hi to everyone")
+    await eventually(lambda: "oncall" in " ".join(str(c.params) for c in atom_sqlite.slack.calls))
+    await settle(atom_sqlite)
+    assert atom_sqlite.providers.requests  # the model was asked and answered
+    sent = " ".join(str(c.params) for c in atom_sqlite.slack.calls)
+    assert "oncall" in sent  # the answer arrived
+    assert all(p not in sent for p in PINGS)
+
+
+async def _private_answer(atom) -> str:
+    await give_keys(atom, "openai")
+    atom.providers.reply["openai"] = "Forty-two."
+    await atom.client.command("ask what is six times seven?", channel_id="C5")
+    await atom.slack.wait_for("response_url", timeout=15)
+    await atom.runtime.usage.pending.flush()
+    async with atom.runtime.sessions() as session:
+        [record] = (await session.execute(select(UsageRecord))).scalars()
+    atom.slack.reset()
+    return record.id
+
+
+async def test_share_where_atom_is_not_a_member_says_so(atom_sqlite):
+    record_id = await _private_answer(atom_sqlite)
+    atom_sqlite.slack.script("chat.postMessage", Scripted(body={"ok": False, "error": "not_in_channel"}))
+    await atom_sqlite.client.block_action("share_answer", value=record_id, channel_id="C5")
+    [said] = await atom_sqlite.slack.wait_for("response_url")
+    assert "not a member" in said.params["text"]
+
+
+async def test_someone_elses_share_click_is_told_only_the_asker_can_share(atom_sqlite):
+    record_id = await _private_answer(atom_sqlite)
+    await atom_sqlite.client.block_action("share_answer", value=record_id, channel_id="C5", user_id="U2")
+    [said] = await atom_sqlite.slack.wait_for("response_url")
+    assert said.params["text"] == "Only the person who asked can share this answer."
+    assert atom_sqlite.slack.calls_to("chat.postMessage") == []
