@@ -28,6 +28,7 @@ BOT_SCOPES = (
     "channels:read",
     "chat:write",
     "commands",
+    "files:write",
     "groups:history",
     "groups:read",
     "im:history",
@@ -62,9 +63,9 @@ async def tell_sorry(body: dict, client, respond) -> None:
             and event.get("type") in ("message", "app_mention")
             and not event.get("bot_id")
         ):
-            thread_ts = event.get("thread_ts") or (
-                event.get("ts") if event.get("type") == "app_mention" else None
-            )
+            # Atom answers every message in its own thread (a DM too, under agent messaging), so the
+            # apology goes there rather than top level.
+            thread_ts = event.get("thread_ts") or event.get("ts")
             await client.chat_postMessage(channel=event["channel"], thread_ts=thread_ts, text=SORRY)
         elif body.get("response_url") or body.get("response_urls"):
             await respond(text=SORRY, response_type="ephemeral", replace_original=False)

@@ -185,6 +185,19 @@ class ConversationMemory:
         except UndecryptableSecret:
             return None
 
+    async def everything_for(self, person: Person) -> list[dict]:
+        """All of a person's stored turns, decrypted, oldest first (`/atom export`). A turn the
+        current keys cannot decrypt is listed as such rather than silently missing."""
+        await self.pending.flush()
+        out = []
+        for turn in await self._turns.for_user(person.enterprise_id, person.team_id, person.user_id):
+            try:
+                text = self._crypto.decrypt(turn.content)
+            except UndecryptableSecret:
+                text = None
+            out.append({"conversation": turn.thread_key, "role": turn.role, "text": text, "at": turn.created_at})
+        return out
+
     async def knows_thread(self, person: Person, key: str) -> bool:
         await self.pending.flush()
         return await self._turns.thread_known(person.enterprise_id, person.team_id, key)

@@ -84,6 +84,14 @@ class UsageService:
         await self.pending.flush()
         return await self.log.get(record_id)
 
+    async def records(self, person: Person) -> list:
+        """Every usage record of one person, oldest first (`/atom export`)."""
+        await self.pending.flush()
+        rows = await self.log.since(
+            person.enterprise_id, person.team_id, datetime(1970, 1, 1, tzinfo=UTC), person.user_id
+        )
+        return sorted(rows, key=lambda r: (r.created_at.replace(tzinfo=None), r.id))
+
     async def set_feedback(self, person: Person, record_id: str, feedback: str) -> bool:
         """Only the person the answer was for can rate it."""
         await self.pending.flush()

@@ -257,9 +257,11 @@ async def test_a_failing_listener_still_tells_the_person(atom_sqlite):
 
     async with atom_sqlite.runtime.engine.begin() as conn:
         await conn.execute(text("DROP TABLE provider_credentials"))  # the keys can no longer be read
-    await atom_sqlite.client.event(payloads.message_im_event("hello"))
+    await atom_sqlite.client.event(payloads.message_im_event("hello", ts="1700000000.000100"))
     [call] = await atom_sqlite.slack.wait_for("chat.postMessage")
     assert call.params["text"] == SORRY
+    # Every DM is answered in its own thread (agent messaging), the apology too.
+    assert call.params["channel"] == "D1" and call.params["thread_ts"] == "1700000000.000100"
 
 
 async def test_when_too_many_answers_wait_the_person_is_told_to_ask_again(atom_sqlite, monkeypatch):

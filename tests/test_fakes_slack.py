@@ -569,3 +569,26 @@ async def test_apps_connections_open_rejects_bot_tokens(slack: FakeSlack) -> Non
     with pytest.raises(SlackApiError) as error:
         await client_for(slack).apps_connections_open(app_token="xoxb-not-an-app-token")
     assert error.value.response["error"] == "not_allowed_token_type"
+
+
+async def test_files_upload_v2_speaks_the_three_step_upload(slack: FakeSlack) -> None:
+    client = client_for(slack)
+    result = await client.files_upload_v2(
+        channel="D1", content=b'{"a": 1}', filename="x.json", title="X", initial_comment="here"
+    )
+    assert result["ok"] and result["file"]["title"] == "X"
+    assert [c.method for c in slack.calls] == [
+        "files.getUploadURLExternal", "file_upload", "files.completeUploadExternal"
+    ]
+    assert slack.calls_to("file_upload")[0].token is None  # the upload URL is pre-signed
+    [shared] = slack.files
+    assert shared["data"] == b'{"a": 1}' and shared["channel_id"] == "D1" and shared["initial_comment"] == "here"
+
+
+async def test_completing_an_upload_whose_bytes_never_arrived_fails(slack: FakeSlack) -> None:
+    client = client_for(slack)
+    started = await client.files_getUploadURLExternal(filename="x.json", length=8)
+    with pytest.raises(SlackApiError) as caught:
+        await client.files_completeUploadExternal(files=[{"id": started["file_id"], "title": "x"}], channel_id="D1")
+    assert caught.value.response["error"] == "file_not_found"
+    assert slack.files == []

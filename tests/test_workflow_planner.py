@@ -11,10 +11,12 @@ from sqlalchemy import select
 from bot.storage.models import Workflow
 from tests.connector_helpers import (  # noqa: F401  (fixtures)
     ANN,
+    Browser,
     atom_connected,
     connect_google,
     fake_asana,
     fake_google,
+    link_from,
     tool_providers,
 )
 from tests.fakes import google as g
@@ -142,8 +144,21 @@ async def test_a_plan_naming_an_unconnected_service_says_what_to_connect_and_off
     plans(atom, GOOD)
     answer = await ask(atom)
     text = json.dumps(answer["blocks"], ensure_ascii=False)
-    assert "Connect first" in text and "/atom connect google_calendar" in text and "/atom connect gmail" in text
+    assert "Connect first" in text and "/atom connect" not in text
+    connects = {b["accessory"]["value"]: b["accessory"] for b in answer["blocks"]
+                if (b.get("accessory") or {}).get("action_id") == "connector_connect"}
+    assert set(connects) == {"google_calendar", "gmail"}
     assert button(answer["blocks"], "workflow_enable") is None
+    # The Connect button is the connectors feature's own: a private link for the clicker, the owner.
+    await atom.client.block_action("connector_connect", value=connects["google_calendar"]["value"], channel_id="D1")
+    opened = await atom.slack.wait_for("views.open")
+    browser = Browser(atom)
+    try:
+        status, page = await browser.consent(link_from(opened[-1].params["view"]["blocks"]))
+    finally:
+        await browser.close()
+    assert status == 200 and "connected" in page
+    assert "google_calendar" in await atom.runtime.connectors.connected(ANN)
     [draft] = await workflows(atom)
     # A crafted Enable is refused too: the service checks the connections again.
     await atom.client.block_action("workflow_enable", value=f"{draft.id}:", channel_id="D1")
@@ -219,6 +234,46 @@ async def test_cancel_deletes_the_draft_and_edit_revalidates_with_field_errors(a
     await settle(atom)
     assert await workflows(atom) == []
     assert answer
+
+
+def picked(values: dict, channel: str | None) -> dict:
+    """The edit form's output picker as Slack submits it (a cleared one is null)."""
+    return {**values, "output": {"value": {"type": "conversations_select", "selected_conversation": channel}}}
+
+
+async def test_edit_changes_where_results_go_and_a_new_channel_is_confirmed_again(atom_connected):
+    atom = atom_connected
+    await ready(atom)
+    plans(atom, GOOD)
+    await ask(atom)
+    [draft] = await workflows(atom)
+    await atom.client.block_action("workflow_edit", value=draft.id, channel_id="D1")
+    [opened] = await atom.slack.wait_for("views.open")
+    [picker] = [b for b in opened.params["view"]["blocks"] if b["block_id"] == "output"]
+    assert picker["optional"] and "initial_conversation" not in picker["element"]  # the DM today
+    steps = json.dumps(GOOD["steps"])
+    form = text_input_values({"name.value": "Brief", "schedule.value": "", "steps.value": steps})
+    resp = await atom.client.view_submission("workflow_edit", picked(form, "D0123456789"), private_metadata=draft.id)
+    assert resp.json["response_action"] == "errors" and set(resp.json["errors"]) == {"output"}
+    atom.slack.reset()
+    resp = await atom.client.view_submission("workflow_edit", picked(form, "C0123456789"), private_metadata=draft.id)
+    assert resp.status == 200 and not resp.text
+    await settle(atom)
+    [row] = await workflows(atom)
+    assert row.spec["output"] == {"to": "channel", "channel": "C0123456789"} and row.status == "draft"
+    [dm] = [c for c in atom.slack.calls_to("chat.postMessage") if c.params["channel"] == "U1"]
+    text = json.dumps(dm.params["blocks"], ensure_ascii=False)
+    assert "workflow_side_effects" in text and "<#C0123456789>" in text  # confirmed again above Enable
+    # The form opens on the channel now; clearing it sends results back to the DM.
+    atom.slack.reset()
+    await atom.client.block_action("workflow_edit", value=draft.id, channel_id="D1")
+    [opened] = await atom.slack.wait_for("views.open")
+    [picker] = [b for b in opened.params["view"]["blocks"] if b["block_id"] == "output"]
+    assert picker["element"]["initial_conversation"] == "C0123456789"
+    resp = await atom.client.view_submission("workflow_edit", picked(form, None), private_metadata=draft.id)
+    assert resp.status == 200 and not resp.text
+    [row] = await workflows(atom)
+    assert row.spec["output"]["to"] == "dm"
 
 
 async def test_a_dm_clearly_asking_for_a_schedule_is_planned_in_its_thread_and_questions_are_not(atom_connected):

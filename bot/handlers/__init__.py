@@ -72,6 +72,7 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
         commands,
         connections,
         delivery,
+        export,
         fallback,
         home,
         keys,
@@ -97,6 +98,7 @@ def register(app: AsyncApp, runtime: Runtime) -> Surface:
     connections.register(surface, runtime, routes, home_tab)
     delivery.register(surface, runtime, conversations)
     workflows.register(surface, runtime, routes, home_tab)
+    export.register(surface, runtime, routes)
     lifecycle.register(surface, runtime)
     fallback.register(surface)  # last: catches what no listener above claimed
     return surface

@@ -215,7 +215,8 @@ def register(surface, runtime: Runtime, routes: dict, home_tab) -> None:
             return
         spec = service.spec_of(workflow)
         steps = json.dumps([s.model_dump(mode="json") for s in spec.steps], indent=1)
-        modal = views.edit_modal(workflow.id, spec.name, spec.trigger.description, steps)
+        channel = spec.output.channel if spec.output.to == "channel" else None
+        modal = views.edit_modal(workflow.id, spec.name, spec.trigger.description, steps, channel)
         await client.views_open(trigger_id=body["trigger_id"], view=modal)
 
     @surface.view(views.EDIT_MODAL)
@@ -226,10 +227,15 @@ def register(surface, runtime: Runtime, routes: dict, home_tab) -> None:
         def field(block: str) -> str:
             return str(((values.get(block) or {}).get("value") or {}).get("value") or "")
 
+        # The output picker: absent (an older form) keeps where results go; cleared means the DM.
+        picked = (values.get("output") or {}).get("value")
+        channel = None if picked is None else str(picked.get("selected_conversation") or "")
         zone = await zone_of(client, person)
         workflow_id = str(view.get("private_metadata") or "")[:64]
         try:
-            errors = await service.edit(person, workflow_id, field("name"), field("schedule"), field("steps"), zone)
+            errors = await service.edit(
+                person, workflow_id, field("name"), field("schedule"), field("steps"), zone, channel=channel
+            )
         except WorkflowError as exc:
             await ack(response_action="errors", errors={"name": str(exc)[:150]})
             return

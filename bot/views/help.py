@@ -13,6 +13,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("/atom workflow <what and when>", "plan a scheduled workflow, e.g. `every weekday at 9, summarize my unread email`"),
     ("/atom workflows", "your workflows: pause, resume, run now, edit, history, delete"),
     ("/atom forget", "delete your conversation history with Atom"),
+    ("/atom export", "your own data from Atom as a JSON file in your DM (keys as hints only)"),
     ("/atom admin", "workspace admins: providers, shared keys, budgets, audit log"),
     ("/atom help", "this list"),
 ]
@@ -29,8 +30,7 @@ def help_blocks(note: str | None = None) -> list:
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text="You can also DM me, open me in the Assistant panel, or mention @Atom in a channel. "
-                    "Coming soon: `/atom export`."
+                    text="You can also DM me, open me in the Assistant panel, or mention @Atom in a channel."
                 )
             ]
         )

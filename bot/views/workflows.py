@@ -14,6 +14,8 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ConfirmObject,
     ContextBlock,
+    ConversationFilter,
+    ConversationSelectElement,
     DividerBlock,
     HeaderBlock,
     InputBlock,
@@ -84,8 +86,9 @@ def paused_notice_blocks(names: list[str], reason: str) -> list[dict]:
     return serialise([SectionBlock(text=MarkdownTextObject(text=f"⏸️ I paused {listed}: {reason}"[:3000]))])
 
 
-def edit_modal(workflow_id: str, name: str, phrase: str, steps_json: str) -> dict:
-    """Name, schedule phrase and step parameters (JSON), re-validated on submit."""
+def edit_modal(workflow_id: str, name: str, phrase: str, steps_json: str, channel: str | None = None) -> dict:
+    """Name, schedule phrase, step parameters (JSON) and where results go (`channel`; None: the DM),
+    re-validated on submit."""
     blocks = [
         InputBlock(
             block_id="name",
@@ -104,6 +107,18 @@ def edit_modal(workflow_id: str, name: str, phrase: str, steps_json: str) -> dic
             hint="Each step's parameters. Side effects you add here are shown again before they run.",
             element=PlainTextInputElement(
                 action_id="value", initial_value=steps_json[:3000], multiline=True, max_length=3000
+            ),
+        ),
+        InputBlock(
+            block_id="output",
+            label="Post results in",
+            optional=True,
+            hint="Leave empty for your DM with Atom. A channel is confirmed again before Enable.",
+            element=ConversationSelectElement(
+                action_id="value",
+                placeholder="Your DM with Atom",
+                initial_conversation=channel,
+                filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
             ),
         ),
     ]
@@ -166,12 +181,10 @@ def preview_blocks(
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Results go to {where}.")]))
     if to_connect:
         names = ", ".join(label for _name, label in to_connect)
-        commands = " ".join(f"`/atom connect {name}`" for name, _label in to_connect)
         blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(text=f"🔌 *Connect first:* {names}. Use {commands}, then ask again.")
-            )
+            SectionBlock(text=MarkdownTextObject(text=f"🔌 *Connect first:* {names}. Connect below, then ask again."))
         )
+        blocks += [connect_section(name, label) for name, label in to_connect]
     if effects:
         listed = "\n".join(f"• {e}" for e in effects)
         blocks.append(
@@ -197,6 +210,17 @@ def preview_blocks(
     if cost:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Planning cost {format_usd(cost)}.")]))
     return serialise(blocks)
+
+
+def connect_section(name: str, label: str) -> SectionBlock:
+    """The connectors feature's own Connect button (`connector_connect`): the click opens a private
+    link for whoever clicks, so it only ever connects the clicker's (the owner's) account. One
+    section per service because Slack wants an action_id once per block."""
+    return SectionBlock(
+        block_id=f"workflow_connect_{name}"[:255],
+        text=MarkdownTextObject(text=f"⚪ *{label}*: not connected"),
+        accessory=ButtonElement(text="Connect", action_id="connector_connect", value=name, style="primary"),
+    )
 
 
 def notice_blocks(text: str) -> list[dict]:

@@ -21,6 +21,7 @@ from bot.workflows import timing
 from bot.workflows.delivery import DeliveryFailed
 from bot.workflows.scheduler import new_run
 from bot.workflows.spec import (
+    Output,
     Trigger,
     WorkflowSpec,
     check,
@@ -237,9 +238,11 @@ class WorkflowService:
         return await self.get(person, workflow_id)
 
     async def edit(
-        self, person: Person, workflow_id: str, name: str, phrase: str, steps_json: str, zone: str
+        self, person: Person, workflow_id: str, name: str, phrase: str, steps_json: str, zone: str,
+        *, channel: str | None = None,
     ) -> dict[str, str]:
-        """The edit modal: field errors (block id → message), or {} once saved as a new draft."""
+        """The edit modal: field errors (block id → message), or {} once saved as a new draft.
+        `channel`: where results go now ("" for the DM); None keeps the current output."""
         from bot.workflows.planner import PlanFailed, WorkflowPlanner
 
         workflow = await self.get(person, workflow_id)
@@ -258,12 +261,18 @@ class WorkflowService:
         except ValueError:
             errors["steps"] = "The steps must be a JSON list, as shown when the form opened."
             steps = []
+        output = current.output
+        if channel is not None:
+            try:
+                output = Output(to="channel", channel=channel) if channel else Output()
+            except ValueError:
+                errors["output"] = "Pick a channel, or leave it empty for your DM."
         if errors:
             return errors
         try:
             spec = WorkflowSpec.model_validate(
                 {"name": name.strip() or current.name, "trigger": trigger.model_dump(), "steps": steps,
-                 "output": current.output.model_dump()}
+                 "output": output.model_dump()}
             )
         except ValueError as exc:
             problems = spec_errors(exc) if hasattr(exc, "errors") else []

@@ -56,7 +56,7 @@ from tests.fakes.payloads import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_
 # Parameters whose value is a JSON document; slack_sdk form-encodes them as JSON strings for
 # non-JSON methods, so they are decoded back to objects in `Call.params` for easy assertions.
 JSON_VALUED_PARAMS = frozenset(
-    {"blocks", "view", "attachments", "metadata", "chunks", "prompts", "unfurls", "user_auth_blocks"}
+    {"blocks", "view", "attachments", "metadata", "chunks", "prompts", "unfurls", "user_auth_blocks", "files"}
 )
 # Methods Slack serves without a bearer token (OAuth exchanges authenticate with client id/secret).
 TOKENLESS_METHODS = frozenset({"oauth.v2.access", "oauth.v2.exchange", "oauth.access", "api.test"})
@@ -139,6 +139,10 @@ class FakeSlack:
         self.socket_connections = 0  # connections ever accepted, to observe reconnects
 
         self.ephemerals: list[dict[str, Any]] = []
+        # File uploads (files_upload_v2): started by files.getUploadURLExternal, bytes POSTed to the
+        # returned upload_url (recorded as method "file_upload"), shared by files.completeUploadExternal.
+        self.uploads: dict[str, dict[str, Any]] = {}  # file id → {filename, length, data}
+        self.files: list[dict[str, Any]] = []  # completed: {id, title, filename, data, channel_id, initial_comment}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._scripts: dict[str, deque[Scripted]] = defaultdict(deque)
         self._always: dict[str, Scripted] = {}
@@ -175,6 +179,8 @@ class FakeSlack:
             "assistant.threads.setStatus": lambda call: {"ok": True},
             "assistant.threads.setTitle": lambda call: {"ok": True},
             "assistant.threads.setSuggestedPrompts": self._set_suggested_prompts,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
             "reactions.add": lambda call: {"ok": True},
             "reactions.remove": lambda call: {"ok": True},
         }
@@ -186,6 +192,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_route("*", "/respond/{tail:.*}", self._handle_response_url)
         app.router.add_get("/socket", self._handle_socket)
+        app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         # Bind the socket ourselves so the port is known without reaching into aiohttp internals.
@@ -482,6 +489,51 @@ class FakeSlack:
         del call
         # Slack answers response_url POSTs with a bare "ok".
         return web.Response(text="ok", content_type="text/html")
+
+    async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
+        """The pre-signed upload URL (files.slack.com/upload/v1/… in real Slack): no token, raw
+        bytes in the body; answers 200 "OK - <bytes>" as Slack does."""
+        data = await request.read()
+        call = await self._record(request, "file_upload")
+        file_id = request.match_info["file_id"]
+        if self._faults["file_upload"]:
+            fault = self._faults["file_upload"].popleft()
+            if fault.kind == "timeout":
+                await asyncio.sleep(fault.delay)
+            else:
+                return web.Response(status=500 if fault.kind != "429" else 429, text="upload failed")
+        del call
+        upload = self.uploads.get(file_id)
+        if upload is None:
+            return web.Response(status=404, text="unknown upload")
+        upload["data"] = data
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
+    def _files_get_upload_url(self, call: Call) -> dict[str, Any]:
+        filename, length = call.params.get("filename"), call.params.get("length")
+        if not filename or not str(length or "").isdigit() or int(length) <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = next_id("F")
+        self.uploads[file_id] = {"filename": filename, "length": int(length), "data": None}
+        return {"ok": True, "file_id": file_id, "upload_url": f"http://127.0.0.1:{self.port}/upload/v1/{file_id}"}
+
+    def _files_complete_upload(self, call: Call) -> dict[str, Any]:
+        files = call.params.get("files")
+        if not isinstance(files, list) or not files:
+            return {"ok": False, "error": "invalid_arguments"}
+        done = []
+        for item in files:
+            upload = self.uploads.get(item.get("id", ""))
+            if upload is None or upload["data"] is None or len(upload["data"]) != upload["length"]:
+                return {"ok": False, "error": "file_not_found"}
+            done.append({"id": item["id"], "title": item.get("title") or upload["filename"], **upload})
+        channel = call.params.get("channel_id")
+        if channel and channel in self.hidden:
+            return {"ok": False, "error": "channel_not_found"}
+        for f in done:
+            self.uploads.pop(f["id"], None)
+            self.files.append({**f, "channel_id": channel, "initial_comment": call.params.get("initial_comment")})
+        return {"ok": True, "files": [{"id": f["id"], "title": f["title"], "name": f["filename"]} for f in done]}
 
     def _answer(self, call: Call) -> dict[str, Any] | Scripted:
         if call.method not in TOKENLESS_METHODS:

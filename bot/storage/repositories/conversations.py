@@ -57,6 +57,20 @@ class Turns:
         async with self._sessions() as session:
             return await session.get(ConversationTurn, turn_id)
 
+    async def for_user(self, enterprise_id: str, team_id: str, user_id: str) -> list[ConversationTurn]:
+        """Everything one person said to Atom and Atom answered them, oldest first (`/atom export`)."""
+        async with self._sessions() as session:
+            result = await session.execute(
+                select(ConversationTurn)
+                .where(
+                    ConversationTurn.enterprise_id == enterprise_id,
+                    ConversationTurn.team_id == team_id,
+                    ConversationTurn.user_id == user_id,
+                )
+                .order_by(ConversationTurn.created_at, ConversationTurn.id)
+            )
+            return list(result.scalars())
+
     async def thread_known(self, enterprise_id: str, team_id: str, thread_key: str) -> bool:
         async with self._sessions() as session:
             result = await session.execute(
