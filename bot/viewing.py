@@ -74,6 +74,15 @@ class Refusal:
     text: str
 
 
+@dataclass(frozen=True)
+class Membership:
+    """Who is in a channel, as far as a read or a post needs: Atom, and the person asking."""
+
+    name: str  # "#general", or "<#C…>" when Slack gives no name
+    atom: bool
+    person: bool
+
+
 def parse_context(context: dict | None) -> list[Viewed]:
     """`app_context_changed`'s `context` → what is viewed, most relevant first (unknown kinds skipped)."""
     viewed: list[Viewed] = []
@@ -125,17 +134,16 @@ class ViewReader:
         if viewed.kind not in ("channel", "thread"):
             return Refusal(NOT_READABLE)
         channel = viewed.channel_id
-        try:
-            info = (await self.client.conversations_info(channel=channel)).get("channel") or {}
-        except SlackApiError:
+        seen = await self.membership(person, channel)
+        if seen is None:
             return Refusal(CANNOT_SEE)
-        name = f"#{info['name']}" if info.get("name") else f"<#{channel}>"
-        if not info.get("is_member"):
+        name = seen.name
+        if not seen.atom:
             return Refusal(
                 f"I'm not a member of {name}, so I can't read it. Add me there with `/invite @Atom` "
                 "and ask again."
             )
-        if not await self._is_member(channel, person.user_id):
+        if not seen.person:
             return Refusal(f"You're not a member of {name}, so I won't read it for you.")
         try:
             if viewed.kind == "thread":
@@ -151,6 +159,18 @@ class ViewReader:
         lines = [_line(m) for m in messages if m.get("text") and m.get("subtype") in (None, "thread_broadcast", "bot_message")]
         place = name if viewed.kind == "channel" else f"a thread in {name}"
         return Reading(place, _newest_within(lines, MAX_TRANSCRIPT_CHARS), viewed.kind)
+
+    async def membership(self, person: Person, channel: str) -> Membership | None:
+        """Whether Atom and the person are in `channel`; None when Atom cannot see it at all.
+        Also what a workflow checks before posting in a channel (bot/workflows/delivery.py)."""
+        try:
+            info = (await self.client.conversations_info(channel=channel)).get("channel") or {}
+        except SlackApiError:
+            return None
+        name = f"#{info['name']}" if info.get("name") else f"<#{channel}>"
+        if not info.get("is_member"):
+            return Membership(name, atom=False, person=False)  # the member list is not asked for
+        return Membership(name, atom=True, person=await self._is_member(channel, person.user_id))
 
     async def _is_member(self, channel: str, user_id: str) -> bool:
         cursor = None

@@ -300,3 +300,48 @@ def test_only_clear_schedule_requests_go_to_the_planner():
     assert not clearly_scheduled("what happens every day at 9 in Tokyo?")
     assert not clearly_scheduled("every weekday at 9am")  # nothing to do
     assert not clearly_scheduled("hello")
+
+
+async def test_a_planned_channel_neither_the_owner_nor_atom_share_is_refused_at_enable_and_at_each_run(atom_connected):
+    """The model's `output_channel` is steerable by what it reads: Enable and every run ask Slack
+    whether both the owner and Atom are in that channel before anything is posted there."""
+    from tests.fakes.payloads import BOT_USER_ID
+    from tests.workflowhelpers import wait_for_runs
+
+    atom = atom_connected
+    await ready(atom)
+    atom.slack.members["C0SECRET99"] = [BOT_USER_ID, "U7", "U8"]  # Atom is in it, the owner is not
+    plans(atom, {**GOOD, "output_channel": "C0SECRET99"})
+    answer = await ask(atom, REQUEST + " …and post it in C0SECRET99")
+    assert "C0SECRET99" in json.dumps(answer["blocks"])  # the preview warns
+    enable = button(answer["blocks"], "workflow_enable")
+    await atom.client.block_action("workflow_enable", value=enable["value"], channel_id="D1")
+    await settle(atom)
+    [row] = await workflows(atom)
+    assert row.status == "draft" and row.next_run_at is None
+    assert atom.runtime.workflow_scheduler.armed_at(row.id) is None
+    notes = [str(c.params) for c in atom.slack.calls_to("response_url") + atom.slack.calls_to("chat.postEphemeral")]
+    assert any("not a member of #channel-c0secret99" in n and "won't post there" in n for n in notes), notes
+    assert not [c for c in atom.slack.calls_to("chat.postMessage") if c.params.get("channel") == "C0SECRET99"]
+
+    # Once the owner is in it, Enable goes through; if they leave later, the run fails with that
+    # reason (recorded and DM'd) and posts nothing in the channel.
+    atom.slack.members["C0SECRET99"] = [BOT_USER_ID, "U1"]
+    await atom.client.block_action("workflow_enable", value=enable["value"], channel_id="D1")
+    await settle(atom)
+    assert (await workflows(atom))[0].status == "enabled"
+    atom.slack.members["C0SECRET99"] = [BOT_USER_ID, "U7"]
+    atom.slack.reset()
+    await atom.runtime.workflow_service.run_now(ANN, row.id)
+    [run] = await wait_for_runs(atom.runtime, row.id, 1, timeout=30)
+    assert run.status == "failed" and "not a member of #channel-c0secret99" in run.error
+    await settle(atom)
+    assert not [c for c in atom.slack.calls_to("chat.postMessage") if c.params.get("channel") == "C0SECRET99"]
+    assert any("not a member" in str(c.params) for c in atom.slack.calls_to("chat.postMessage") if c.params.get("channel") == "U1")
+    # Atom removed from the channel: refused too, with the way to fix it.
+    atom.slack.members["C0SECRET99"] = ["U1"]
+    atom.slack.channels["C0SECRET99"] = {"is_member": False}
+    await atom.runtime.workflow_service.run_now(ANN, row.id)
+    done = await wait_for_runs(atom.runtime, row.id, 2, timeout=30)
+    assert any("Atom is not a member" in r.error and "/invite @Atom" in r.error for r in done)
+    assert not [c for c in atom.slack.calls_to("chat.postMessage") if c.params.get("channel") == "C0SECRET99"]

@@ -24,6 +24,19 @@ class PhraseError(ValueError):
     """Text that looks like a time or date but cannot be one; the message names the problem."""
 
 
+# How far ahead a phrase may reach ("in 200 years", "every 500 years"): past this it is a typo or
+# a probe, not a plan, and the calendar arithmetic behind it would overflow long before year 9999.
+MAX_YEARS_AHEAD = 100
+UNIT_DAYS = {"YEARLY": 366, "MONTHLY": 31, "WEEKLY": 7, "DAILY": 1, "HOURLY": 1 / 24, "MINUTELY": 1 / 1440}
+
+
+def too_far(amount: int, unit: str, raw: str) -> bool:
+    """Whether `amount` `unit`s reach past MAX_YEARS_AHEAD; `raw` is the number as typed (a token
+    keeps only its first 9 digits, so a longer number is always too far)."""
+    digits = sum(c.isdigit() for c in raw)
+    return digits > 9 or amount * UNIT_DAYS[unit] > MAX_YEARS_AHEAD * 366
+
+
 @dataclass
 class Day:
     """A single day named in the phrase, resolved against "now" by the schedule builder."""
@@ -244,6 +257,8 @@ def _in_days(p: Tokens, i: int) -> tuple[int, Day] | None:
         return None
     end = j + 1 + (1 if p.w(j + 1) in ("time", "'s") else 0)
     text = p.span(i, end)
+    if too_far(amount, unit, p.tok(i + 1).raw):
+        raise PhraseError(f'"{text}" is too far in the future: a schedule looks at most {MAX_YEARS_AHEAD} years ahead.')
     if unit == "MONTHLY" or unit == "YEARLY":
         return end, Day(offset_months=amount * (12 if unit == "YEARLY" else 1), keep_clock=True, text=text)
     return end, Day(offset_days=amount * (7 if unit == "WEEKLY" else 1), keep_clock=True, text=text)

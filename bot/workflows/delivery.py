@@ -12,7 +12,9 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
+from bot.identity import Person
 from bot.slack_client import build_client
+from bot.viewing import ViewReader
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,19 @@ class SlackDelivery:
         except SlackApiError as exc:
             error = (exc.response or {}).get("error", "unknown_error") if exc.response is not None else "unknown_error"
             raise DeliveryFailed(f"Slack refused the message ({error}).") from None
+
+    async def check_channel(self, person: Person, channel: str) -> None:
+        """Refuse a channel the owner and Atom are not both in, with the reason for the owner.
+        The plan's channel comes from a model answer (steerable by what it read), so neither the
+        preview nor Enable alone is trusted: Enable and every run ask Slack again."""
+        client = await self._client(person.enterprise_id, person.team_id)
+        seen = await ViewReader(client).membership(person, channel)
+        if seen is None:
+            raise DeliveryFailed(f"Atom can't see <#{channel}>, so it won't post there.")
+        if not seen.atom:
+            raise DeliveryFailed(f"Atom is not a member of {seen.name}; add it with `/invite @Atom` first.")
+        if not seen.person:
+            raise DeliveryFailed(f"You're not a member of {seen.name}, so Atom won't post there for you.")
 
     async def to_owner(self, workflow, text: str, blocks: list[dict]) -> None:
         await self.post(workflow.enterprise_id, workflow.team_id, workflow.user_id, text, blocks)

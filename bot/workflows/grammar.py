@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.workflows import lexicon, zones
-from bot.workflows.clock import Day, PhraseError, Tokens, day_at, time_at, times_at
+from bot.workflows.clock import MAX_YEARS_AHEAD, Day, PhraseError, Tokens, day_at, time_at, times_at, too_far
 from bot.workflows.pieces import Bound, Found, Relative, Repeat, Times, Window, Zone
 from bot.workflows.repeats import FREQ_WORDS, repeat_at
 
@@ -150,6 +150,10 @@ def _relative(p: Tokens, i: int, previous: object) -> tuple[int, Relative] | Non
         unit, end = lexicon.UNITS.get(p.w(j + 1)), j + 2
     else:
         return None
+    if unit in ("MINUTELY", "HOURLY") and too_far(amount, unit, token.raw):
+        raise PhraseError(
+            f'"{p.span(i, end)}" is too far in the future: a schedule looks at most {MAX_YEARS_AHEAD} years ahead.'
+        )
     if unit == "MINUTELY":
         delta = timedelta(minutes=amount)
     elif unit == "HOURLY":

@@ -129,6 +129,8 @@ def _recurring(
     if start_day is not None:
         after = max(now_local, recurrence.place(datetime.combine(start_date, time()), tz) - timedelta(seconds=1))
     parts: dict[str, object] = {"FREQ": repeat.freq}
+    if repeat.freq == "SECONDLY":  # runs are minute-grained: seconds are always below the floor
+        raise PlanError(f'"{repeat.text}" is too often: a schedule runs at most every {_span(min_interval)}.')
     if repeat.freq in ("MINUTELY", "HOURLY"):
         step = timedelta(minutes=repeat.interval) if repeat.freq == "MINUTELY" else timedelta(hours=repeat.interval)
         if step < min_interval:

@@ -9,7 +9,16 @@ is every other Tuesday, "every second tuesday of the month" is the month's secon
 from __future__ import annotations
 
 from bot.workflows import lexicon
-from bot.workflows.clock import DAYPARTS, Day, PhraseError, Tokens, date_at, ordinal_text
+from bot.workflows.clock import (
+    DAYPARTS,
+    MAX_YEARS_AHEAD,
+    Day,
+    PhraseError,
+    Tokens,
+    date_at,
+    ordinal_text,
+    too_far,
+)
 from bot.workflows.pieces import WEEKDAYS, WEEKEND, Repeat
 
 SEPARATORS = (",", "and", "&", "or", "/", "+")
@@ -94,6 +103,10 @@ def _year(p: Tokens, j: int) -> tuple[int, int | None]:
 def _every(p: Tokens, i: int) -> tuple[int, Repeat] | None:
     w = p.w(i)
     interval = 1
+    if w in ("-", "minus") and lexicon.count(p.tok(i + 1)) is not None:
+        raise PhraseError(f'"every {p.span(i, i + 3)}" has a negative number: the number must be at least 1.')
+    if _seconds(p, i):  # always below the floor, which the plan names (it is configurable)
+        return i + 1 + (w != "second"), Repeat("SECONDLY", 1 if w == "second" else lexicon.count(p.tok(i)))
     if w == "other":
         interval, i, w = 2, i + 1, p.w(i + 1)
     elif w in ("half", "quarter"):
@@ -108,6 +121,10 @@ def _every(p: Tokens, i: int) -> tuple[int, Repeat] | None:
             return None
         interval, i, w = amount, i + 1, p.w(i + 1)
     if w in lexicon.UNITS:
+        if interval > 1 and too_far(interval, lexicon.UNITS[w], p.tok(i - 1).raw):
+            raise PhraseError(
+                f'"every {p.span(i - 1, i + 1)}" is too long an interval: a schedule repeats at least once every {MAX_YEARS_AHEAD} years.'
+            )
         repeat = Repeat(lexicon.UNITS[w], interval)
         return _on_clause(p, i + 1, repeat)
     if w in ("weekday", "weekdays", "workday", "workdays") or (
@@ -137,6 +154,27 @@ def _every(p: Tokens, i: int) -> tuple[int, Repeat] | None:
 
 
 _NO_TOKEN = lexicon.Token("punct", "", 0, 0, "")
+_SECONDS = ("seconds", "secs", "sec", "s")
+# After "every second", these make "second" an ordinal ("every second tuesday", "every second and
+# fourth friday", "every second of the month"); anything else reads it as the unit, as /remind does.
+_ORDINAL_NEXT = {"and", "&", "or", ",", "of", "last", "to", "weekday", "weekdays", "weekend", "weekends"}
+
+
+def _seconds(p: Tokens, i: int) -> bool:
+    """"every second" (alone, or before a time: "every second at 9"), "every 30 seconds"."""
+    w = p.w(i)
+    if w == "second":
+        following = p.tok(i + 1)
+        if following is None:
+            return True
+        nxt = following.text
+        if nxt == "to":
+            return p.w(i + 2) != "last"  # "every second to last friday" is an ordinal
+        return not (
+            nxt in _ORDINAL_NEXT or nxt in lexicon.UNITS or lexicon.weekday(nxt) is not None
+            or lexicon.month(nxt) is not None or lexicon.ordinal(following) is not None
+        )
+    return lexicon.count(p.tok(i)) is not None and p.w(i + 1) in _SECONDS[:3] + ("second",)
 
 
 def _every_ordinal(p: Tokens, i: int) -> tuple[int, Repeat] | None:

@@ -120,6 +120,12 @@ class WorkflowRunner:
             report.error = "It would " + "; ".join(e.words for e in pending) + ", which you have not confirmed."
             return
         person = Person(current.enterprise_id, current.team_id, current.user_id)
+        if spec.output.to == "channel":
+            try:
+                await self.delivery.check_channel(person, spec.output.channel)
+            except DeliveryFailed as exc:
+                report.status, report.error = "failed", str(exc)
+                return
         outputs: dict[str, str] = {}
         delivered = False
         for step in spec.steps:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from bot.identity import Person
 from bot.storage.models import Workflow, utcnow
 from bot.workflows import timing
+from bot.workflows.delivery import DeliveryFailed
 from bot.workflows.scheduler import new_run
 from bot.workflows.spec import (
     Output,
@@ -145,6 +146,7 @@ class WorkflowService:
         result = check(spec, catalog, connected)
         if not result.ok:
             raise WorkflowError("It can't run yet:\n" + result.text())
+        await self._check_channel(person, spec)
         await self._check_limits(person)
         next_run = timing.next_after(spec.trigger, utcnow())
         if next_run is None:
@@ -157,6 +159,14 @@ class WorkflowService:
             raise WorkflowError("That workflow changed meanwhile; open `/atom workflows` and try again.")
         self.scheduler.arm(workflow_id, next_run)
         return await self.get(person, workflow_id)
+
+    async def _check_channel(self, person: Person, spec: WorkflowSpec) -> None:
+        if spec.output.to != "channel":
+            return
+        try:
+            await self.runner.delivery.check_channel(person, spec.output.channel)
+        except DeliveryFailed as exc:
+            raise WorkflowError(f"It can't post in <#{spec.output.channel}>: {exc}") from None
 
     async def _check_limits(self, person: Person) -> None:
         mine = await self.workflows.count_active(person.enterprise_id, person.team_id, person.user_id)
@@ -188,6 +198,7 @@ class WorkflowService:
             return workflow
         await self._check_limits(person)
         spec = WorkflowSpec.from_json(workflow.spec)
+        await self._check_channel(person, spec)
         next_run = timing.next_after(spec.trigger, utcnow())
         if next_run is None:
             raise WorkflowError("That schedule has no future runs left. Edit it to give it a new time.")
