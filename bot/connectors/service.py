@@ -108,6 +108,7 @@ class ConnectorService:
         self.slack_for = slack_for
         self.http = http_getter
         self.timeout = ACTION_TIMEOUT
+        self.sleep = asyncio.sleep  # the Retry-After wait; tests record it instead of timing it
         # Told when a connection breaks (the Slack side DMs a Reconnect button); set by the handlers.
         self.on_broken: Callable[[Person, Connector, str], Awaitable[None]] | None = None
         # Told after a connection completes (the Slack side refreshes the Home tab).
@@ -201,7 +202,7 @@ class ConnectorService:
                 raise ConnectorError("timeout") from None
             except ConnectorError as exc:
                 if exc.kind == "rate_limited" and attempt == 1 and (exc.retry_after or 1.0) <= MAX_RETRY_AFTER:
-                    await asyncio.sleep(exc.retry_after or 1.0)
+                    await self.sleep(exc.retry_after or 1.0)
                     continue
                 if exc.kind == "unauthorized" and row is not None:
                     if attempt == 1:
