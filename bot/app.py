@@ -9,6 +9,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 
 from bot.handlers import Surface, register
+from bot.handlers.once import note_retry
 from bot.identity import UnverifiedRequest, remember_asker
 from bot.runtime import Runtime
 from bot.slack_auth import InstalledBotAuthorization, StartupAuthorization
@@ -118,6 +119,7 @@ def build_app(
         log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
         await tell_sorry(body, client, respond)
 
+    app.use(note_retry)  # first deliveries are claimed in memory (bot/handlers/once.py)
     app.use(remember_asker)  # the asker's own team, for whose keys and budget apply
     surface = register(app, runtime)
     return app, surface

@@ -119,6 +119,11 @@ class ConversationService:
         metrics.start_rate.set(self.admission.rate)
 
     async def respond(self, ask: Ask, reply: Reply) -> CallResult | None:
+        # What can be answered at once (no key, a pasted key, over budget…) is answered before the
+        # queue and without the "working on it" reaction: the reply itself is the sign.
+        ready = await self._ready(ask, reply)
+        if ready is None:
+            return None
         if hasattr(reply, "working"):  # seen within a second, whatever the queue or the provider
             self._background(reply.working())
         if self.admission.waiting >= MAX_WAITING_ANSWERS:
@@ -126,11 +131,12 @@ class ConversationService:
             return None
         await self.admission.acquire()
         try:
-            return await self._respond(ask, reply)
+            return await self._respond(ask, reply, *ready)
         finally:
             self.admission.release()
 
-    async def _respond(self, ask: Ask, reply: Reply) -> CallResult | None:
+    async def _ready(self, ask: Ask, reply: Reply):
+        """(credentials, prefs) when the question goes to a model; else posts why not and returns None."""
         person = ask.person
         text = ask.text.strip()
         pasted = find_pasted_key(text)
@@ -155,7 +161,11 @@ class ConversationService:
         if over_budget:
             await reply.post(f"💸 {over_budget}")
             return None
+        return credentials, prefs
 
+    async def _respond(self, ask: Ask, reply: Reply, credentials, prefs) -> CallResult | None:
+        person = ask.person
+        text = ask.text.strip()
         conversation = (
             await self.memory.conversation(
                 person, ask.channel, ask.thread_ts, top_level=ask.top_level, text=text

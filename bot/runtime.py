@@ -127,6 +127,7 @@ class Runtime:
     async def close(self) -> None:
         await self.pending.close()  # before the engine goes: what answers left behind is written
         await self.answers.close()
+        await self.event_claims.close()  # claims made in memory are written before the engine goes
         if self.client.session is not None:
             await self.client.session.close()
         if self._own_http is not None:

@@ -56,6 +56,95 @@ async def test_event_claim_is_granted_once_even_when_concurrent(database_url):
         await engine.dispose()
 
 
+async def test_claims_asked_together_are_written_together(database_url):
+    """A burst of events costs a few writes, not one each; each id is still granted exactly once."""
+    from sqlalchemy import event
+
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    claims = EventClaims(session_factory(engine))
+    inserts = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO SLACK_EVENT_CLAIMS"):
+            inserts.append(statement)
+
+    try:
+        assert await claims.claim("EvA", "T1") is True  # a lone claim is written at once
+        inserts.clear()
+        ids = [f"EvB{i}" for i in range(300)] + ["EvA", "EvB7", "EvB7"]
+        results = await asyncio.gather(*(claims.claim(i, "T1") for i in ids))
+        assert results[:300] == [True] * 300
+        assert results[300:] == [False, False, False]  # claimed before, and twice in the same group
+        assert 1 <= len(inserts) <= 3, f"{len(inserts)} INSERTs for 300 claims"
+        async with engine.connect() as conn:
+            count_rows = (await conn.execute(text("SELECT count(*) FROM slack_event_claims"))).scalar()
+        assert count_rows == 301
+    finally:
+        await engine.dispose()
+
+
+async def test_a_first_delivery_is_claimed_at_once_and_written_just_after(database_url):
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    claims = EventClaims(session_factory(engine))
+    try:
+        assert await claims.claim("EvFirst", "T1", first=True) is True
+        assert await claims.claim("EvFirst", "T1") is False  # Slack's retry, same process
+        assert await claims.claim("EvFirst", "T1", first=True) is False
+        await claims.close()  # at shutdown: nothing claimed in memory is left unwritten
+        restarted = EventClaims(session_factory(engine))
+        assert await restarted.claim("EvFirst", "T1") is False  # a retry after a restart
+        assert await restarted.claim("EvOther", "T1") is True
+    finally:
+        await engine.dispose()
+
+
+async def test_first_deliveries_are_written_together_without_waiting(database_url):
+    from sqlalchemy import event
+
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    claims = EventClaims(session_factory(engine))
+    inserts = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO SLACK_EVENT_CLAIMS"):
+            inserts.append(statement)
+
+    try:
+        for i in range(50):
+            assert await claims.claim(f"EvF{i}", "T1", first=True) is True
+        assert inserts == []  # decided in memory; nobody waited for the database
+        for _ in range(200):
+            async with engine.connect() as conn:
+                rows = (await conn.execute(text("SELECT count(*) FROM slack_event_claims"))).scalar()
+            if rows == 50:
+                break
+            await asyncio.sleep(0.01)
+        assert rows == 50 and len(inserts) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failed_claim_write_fails_its_waiters_and_the_next_one_works(sqlite_url):
+    engine = create_engine(sqlite_url)
+    await migrate.upgrade(engine)
+    claims = EventClaims(session_factory(engine))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE slack_event_claims RENAME TO gone"))
+        results = await asyncio.gather(*(claims.claim(f"Ev{i}") for i in range(5)), return_exceptions=True)
+        assert all(isinstance(r, Exception) for r in results)
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE gone RENAME TO slack_event_claims"))
+        assert await claims.claim("Ev0") is True  # nothing was claimed by the failed write
+    finally:
+        await engine.dispose()
+
+
 async def test_event_claims_survive_a_new_engine_and_old_ones_are_purged(database_url):
     engine = create_engine(database_url)
     await migrate.upgrade(engine)

@@ -41,9 +41,9 @@ def register(surface, runtime: Runtime, views: ViewMemory) -> None:
         return event.get("tab") == "messages"
 
     @surface.event("app_home_opened", matchers=[on_messages_tab])
-    async def on_conversation_opened(body, set_suggested_prompts):
+    async def on_conversation_opened(body, context, set_suggested_prompts):
         """The person opened Atom's Messages tab: prompts at the top of the conversation."""
-        if set_suggested_prompts is None or not await first_delivery(runtime, body):
+        if set_suggested_prompts is None or not await first_delivery(runtime, body, context):
             return
         async with runtime.inflight.hold():
             await _suggest(set_suggested_prompts, SUGGESTED_PROMPTS)

@@ -35,8 +35,8 @@ def register(surface, runtime: Runtime, conversations: ConversationService, view
     assistant = AsyncAssistant()
 
     @assistant.thread_started
-    async def on_thread_started(body, say, set_suggested_prompts):
-        if not await first_delivery(runtime, body):
+    async def on_thread_started(body, context, say, set_suggested_prompts):
+        if not await first_delivery(runtime, body, context):
             return
         async with runtime.inflight.hold():
             await say(GREETING)
@@ -44,7 +44,7 @@ def register(surface, runtime: Runtime, conversations: ConversationService, view
 
     @assistant.user_message
     async def on_user_message(body, payload, client, context, set_status, set_title):
-        if not await first_delivery(runtime, body):
+        if not await first_delivery(runtime, body, context):
             return
         person = Person.from_context(context)
         channel, thread_ts = payload["channel"], payload.get("thread_ts")

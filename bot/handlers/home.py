@@ -53,7 +53,7 @@ def register(surface, runtime: Runtime) -> HomeTab:
 
     @surface.event("app_home_opened")
     async def on_home_opened(body, event, client, context):
-        if event.get("tab", "home") != "home" or not await first_delivery(runtime, body):
+        if event.get("tab", "home") != "home" or not await first_delivery(runtime, body, context):
             return
         async with runtime.inflight.hold():
             await home.publish(client, Person.from_context(context))

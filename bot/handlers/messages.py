@@ -53,7 +53,7 @@ def register(
 
     @surface.event("message.im")
     async def on_dm(body, event, client, context):
-        if _from_a_person(event) and await first_delivery(runtime, body):
+        if _from_a_person(event) and await first_delivery(runtime, body, context):
             if scheduled is not None and scheduled[0](event.get("text") or ""):
                 async with runtime.inflight.hold():
                     await scheduled[1](Person.from_context(context), event, client)
@@ -63,7 +63,7 @@ def register(
 
     @surface.event("app_mention")
     async def on_mention(body, event, client, context):
-        if await first_delivery(runtime, body):
+        if await first_delivery(runtime, body, context):
             await answer(client, context, event, event.get("thread_ts") or event["ts"], "mention")
 
     async def on_thread_message(body, event, client, context):
@@ -76,7 +76,7 @@ def register(
         person = Person.from_context(context)
         if not await conversations.memory.knows_thread(person, thread_key(event["channel"], thread_ts)):
             return  # not a thread Atom was asked into
-        if await first_delivery(runtime, body):
+        if await first_delivery(runtime, body, context):
             await answer(client, context, event, thread_ts, "thread")
 
     surface.event("message.channels")(on_thread_message)
