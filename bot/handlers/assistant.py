@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from slack_bolt.async_app import AsyncAssistant
+from slack_bolt.request.payload_utils import is_assistant_event, is_other_message_sub_event_in_assistant_thread
 
 from bot.conversations import Ask, ConversationService
 from bot.handlers.agent import about_view
@@ -31,8 +32,20 @@ SUGGESTED_PROMPTS = [
 TITLE_LIMIT = 60
 
 
+class ThreadsOnlyAssistant(AsyncAssistant):
+    """AsyncAssistant runs its listeners' matchers for every request; a request that is no
+    assistant-thread event (a top-level DM, a command, a click…) goes straight on, by the same
+    tests of Bolt's own that those matchers make."""
+
+    async def async_process(self, *, req, resp, next):
+        body = req.body
+        if is_assistant_event(body) or is_other_message_sub_event_in_assistant_thread(body):
+            return await super().async_process(req=req, resp=resp, next=next)
+        return await next()
+
+
 def register(surface, runtime: Runtime, conversations: ConversationService, views: ViewMemory) -> None:
-    assistant = AsyncAssistant()
+    assistant = ThreadsOnlyAssistant()
 
     @assistant.thread_started
     async def on_thread_started(body, context, say, set_suggested_prompts):
