@@ -34,6 +34,7 @@ from bot.vault import EncryptionKeyMismatch, KeyVault
 
 log = logging.getLogger(__name__)
 EVENT_CLAIM_RETENTION = timedelta(days=2)  # Slack stops retrying after about an hour
+SLACK_HTTP_TIMEOUT_S = 30.0  # what slack_sdk gives a client of its own session
 
 
 @dataclass
@@ -84,7 +85,7 @@ class Runtime:
         if self.client.session is not None and not self.client.session.closed:
             return self.client.session
         if self._own_http is None or self._own_http.closed:
-            self._own_http = aiohttp.ClientSession()
+            self._own_http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_HTTP_TIMEOUT_S))
         return self._own_http
 
     async def slack_for(self, person) -> AsyncWebClient:
@@ -113,7 +114,9 @@ class Runtime:
             except BaseException:  # unreachable database, or a shutdown during start-up
                 await engine.dispose()
                 raise
-        http = aiohttp.ClientSession()
+        # slack_sdk applies its own 30 s timeout only to sessions it makes: a shared session's own
+        # limit is what holds (aiohttp's default would be 5 minutes).
+        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=max(SLACK_HTTP_TIMEOUT_S, settings.slack_timeout)))
         client = build_client(settings.slack_api_url, settings.slack_bot_token, session=http)
         runtime = cls(settings=settings, engine=engine, sessions=session_factory(engine), client=client)
         try:

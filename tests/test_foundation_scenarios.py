@@ -181,3 +181,11 @@ async def test_readyz_reports_a_stopped_scheduler(atom_sqlite):
     async with aiohttp.ClientSession() as http, http.get(f"{atom_sqlite.url}/readyz") as r:
         body = await r.json()
     assert r.status == 503 and body["checks"]["scheduler"] == "not running"
+
+
+async def test_the_shared_slack_session_has_a_time_limit(atom_sqlite):
+    """slack_sdk's own 30 s limit applies only to sessions it makes; Atom's shared one has its own
+    (aiohttp's default is 5 minutes, which would hold a listener that long on a stuck call)."""
+    total = atom_sqlite.runtime.client.session.timeout.total
+    assert total is not None and total <= 60
+    assert atom_sqlite.runtime.http_session().timeout.total <= 60

@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 
 from slack_bolt.async_app import AsyncAssistant
-from slack_bolt.request.payload_utils import is_assistant_event, is_other_message_sub_event_in_assistant_thread
+from slack_bolt.request.payload_utils import (
+    is_assistant_event,
+    is_other_message_sub_event_in_assistant_thread,
+)
 
 from bot.conversations import Ask, ConversationService
 from bot.handlers.agent import about_view
