@@ -56,13 +56,12 @@ async def test_event_claim_is_granted_once_even_when_concurrent(database_url):
         await engine.dispose()
 
 
-async def test_claims_asked_together_are_written_together(database_url):
-    """A burst of events costs a few writes, not one each; each id is still granted exactly once."""
+async def claims_counting_inserts(database_url):
+    """A migrated engine, its EventClaims, and the list every claim INSERT is appended to."""
     from sqlalchemy import event
 
     engine = create_engine(database_url)
     await migrate.upgrade(engine)
-    claims = EventClaims(session_factory(engine))
     inserts = []
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
@@ -70,6 +69,12 @@ async def test_claims_asked_together_are_written_together(database_url):
         if statement.lstrip().upper().startswith("INSERT INTO SLACK_EVENT_CLAIMS"):
             inserts.append(statement)
 
+    return engine, EventClaims(session_factory(engine)), inserts
+
+
+async def test_claims_asked_together_are_written_together(database_url):
+    """A burst of events costs a few writes, not one each; each id is still granted exactly once."""
+    engine, claims, inserts = await claims_counting_inserts(database_url)
     try:
         assert await claims.claim("EvA", "T1") is True  # a lone claim is written at once
         inserts.clear()
@@ -102,18 +107,7 @@ async def test_a_first_delivery_is_claimed_at_once_and_written_just_after(databa
 
 
 async def test_first_deliveries_are_written_together_without_waiting(database_url):
-    from sqlalchemy import event
-
-    engine = create_engine(database_url)
-    await migrate.upgrade(engine)
-    claims = EventClaims(session_factory(engine))
-    inserts = []
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("INSERT INTO SLACK_EVENT_CLAIMS"):
-            inserts.append(statement)
-
+    engine, claims, inserts = await claims_counting_inserts(database_url)
     try:
         for i in range(50):
             assert await claims.claim(f"EvF{i}", "T1", first=True) is True
