@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import json
 import secrets
+import ssl
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -64,8 +65,11 @@ def _b64(text: str) -> str:
 
 
 class FakeGoogle:
-    def __init__(self, client_id: str = "google-client-id", client_secret: str = "google-client-secret"):
+    def __init__(self, client_id: str = "google-client-id", client_secret: str = "google-client-secret",
+                 tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"):
+        """`tls`: serve HTTPS with this server context, at `https://{host}:port`."""
         self.client_id, self.client_secret = client_id, client_secret
+        self.tls, self.host = tls, host
         self.account = "ann@example.com"
         self.deny = False
         self.token_prefix = ""  # e.g. a sentinel, for leak tests
@@ -117,10 +121,10 @@ class FakeGoogle:
         r.add_get("/drive/v3/files/{id}/export", self._files_export)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls)
         await site.start()
         port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if self.tls else 'http'}://{self.host}:{port}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
