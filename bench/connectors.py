@@ -10,13 +10,13 @@ What it measures
 
     1. Tool steps. `--answers` sequential answers through `ConversationService.respond` with a
        no-op Reply (as bench/pipeline_overhead.py does), each scripted as: the model calls
-       `calendar.list_events`, then `gmail.list_unread` (3 unread messages: one list and three
-       gets), then answers: two tool steps per answer. A timer wraps `ToolLoop._tool` (an
+       `calendar.list_events`, then `gmail.list_unread` (3 unread messages: one list, then three
+       gets at once, each in its own worker thread), then answers: two tool steps per answer. A timer wraps `ToolLoop._tool` (an
        instance attribute; no product code changes). "step" is the wall time of one tool step:
        parsing the call, validating parameters, reading the connection (cache + database),
        decrypting the token, the googleapiclient request(s) in a worker thread, formatting and
-       delimiting the result. "service" is the time the fake Google spent inside its handlers
-       during that step (it counts its own time). "own" = step - service: Atom's time per tool
+       delimiting the result. "service" is the wall time during which the fake Google was inside
+       at least one of its handlers during that step (it counts its own time; concurrent calls once). "own" = step - service: Atom's time per tool
        step, everything but the fake service (and the fake model, which is outside the step).
        Goal: own p50 <= 5 ms. Because "own" still holds the loopback HTTP exchanges and the
        thread hops, each step is followed by "bare": the very same Google requests made straight
@@ -34,7 +34,12 @@ How to read the output
     and busy, the p99 ratio, and how many slow calls were in flight at the least and most while
     busy acks were measured. Nothing fails on a figure; it only reports.
 
-Usage: python bench/connectors.py [--answers 200] [--acks 300] [--slow 20] [--delay 2] [--json]
+    With `--latency S` the fake Google holds every API call S seconds, as a remote Google's round
+    trip would: "step" then shows what a person waits for (Gmail's message gets run together),
+    while "service" (the wall time during which at least one handler was running, so concurrent
+    calls count once) keeps "own" comparable.
+
+Usage: python bench/connectors.py [--answers 200] [--acks 300] [--slow 20] [--delay 2] [--latency 0] [--json]
 """
 
 from __future__ import annotations
@@ -126,6 +131,7 @@ async def bench(args) -> dict:
                 await connect_google(atom, ANN, {g.CALENDAR_READ, g.GMAIL_READ, g.EMAIL})
                 for i in range(3):
                     google.add_message(f"Subject {i}", f"sender{i}@example.com", "body " * 20)
+                google.delay = args.latency
                 google.events.append({"id": "e1", "summary": "Standup", "start": {"date": "2026-12-01"}, "end": {"date": "2026-12-02"}})
                 report["tool_steps"] = await tool_steps(atom, providers, google, args.answers, Ask, ConversationService, ANN)
                 report["acks"] = await acks_under_load(atom, google, args, ANN)
@@ -149,9 +155,22 @@ def bare_requests(google, token: str, tool: str) -> None:
     else:
         messages = _bare(google.url, "gmail", "v1", "/").users().messages()
         listed = messages.list(userId="me", q="is:unread in:inbox", maxResults=5).execute(http=http)
-        for ref in listed.get("messages") or []:
-            messages.get(userId="me", id=ref["id"], format="metadata",
-                         metadataHeaders=["From", "To", "Subject", "Date"]).execute(http=http)
+
+        def get(ref):  # each get in its own thread with its own Http, as Atom makes them
+            own = httplib2.Http(timeout=20)
+            own.request = _with_headers(own.request, headers)
+            return messages.get(userId="me", id=ref["id"], format="metadata",
+                                metadataHeaders=["From", "To", "Subject", "Date"]).execute(http=own)
+
+        list(_bare_threads().map(get, listed.get("messages") or []))
+
+
+def _bare_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    if "threads" not in _BARE:
+        _BARE["threads"] = ThreadPoolExecutor(10, thread_name_prefix="bare-google")
+    return _BARE["threads"]
 
 
 def _with_headers(request, headers):
@@ -185,6 +204,7 @@ async def tool_steps(atom, providers, google, answers, Ask, ConversationService,
     steps: list[float] = []
     services: list[float] = []
     bares: list[float] = []
+    tools: list[str] = []
     token = next(iter(google.tokens))
 
     async def timed(call, *a, **kw):
@@ -195,6 +215,7 @@ async def tool_steps(atom, providers, google, answers, Ask, ConversationService,
         finally:
             steps.append(time.perf_counter() - started)
             services.append(google.server_seconds - before_service)
+            tools.append(call.function.name.replace("__", "."))
             # The floor for the same requests, right after: machine-wide noise hits both alike.
             started = time.perf_counter()
             await asyncio.to_thread(bare_requests, google, token, call.function.name)
@@ -214,11 +235,17 @@ async def tool_steps(atom, providers, google, answers, Ask, ConversationService,
             steps.clear()
             services.clear()
             bares.clear()
+            tools.clear()
     loop._tool = original
     own = [s - v for s, v in zip(steps, services, strict=True)]
     over_bare = [s - b for s, b in zip(steps, bares, strict=True)]
     ms = lambda values: {k: (v * 1000 if isinstance(v, float) else v) for k, v in summarise(values).items()}  # noqa: E731
-    return {"step": ms(steps), "service": ms(services), "own": ms(own), "bare": ms(bares), "over_bare": ms(over_bare)}
+    per_tool = {name: {"step": ms([s for s, t in zip(steps, tools, strict=True) if t == name]),
+                       "own": ms([o for o, t in zip(own, tools, strict=True) if t == name]),
+                       "bare": ms([b for b, t in zip(bares, tools, strict=True) if t == name])}
+                for name in sorted(set(tools))}
+    return {"step": ms(steps), "service": ms(services), "own": ms(own), "bare": ms(bares), "over_bare": ms(over_bare),
+            "per_tool": per_tool}
 
 
 async def acks_under_load(atom, google, args, person) -> dict:
@@ -257,7 +284,7 @@ async def acks_under_load(atom, google, args, person) -> dict:
         busy += await acks(1)
     stop.set()
     await asyncio.gather(*workers)
-    google.delay = 0.0
+    google.delay = args.latency
     q, b = sorted(quiet), sorted(busy)
     return {
         "quiet_ms": {"p50": percentile(q, 50) * 1000, "p99": percentile(q, 99) * 1000, "max": q[-1] * 1000},
@@ -273,6 +300,9 @@ def print_report(report: dict) -> None:
     for name in ("step", "service", "own", "bare", "over_bare"):
         row = t[name]
         print(f"  {name:<8}                {row['p50']:7.2f} {row['p99']:7.2f} {row['max']:7.2f}")
+    for name, rows in t["per_tool"].items():
+        print(f"  {name:<20} step p50 {rows['step']['p50']:6.2f}  own p50 {rows['own']['p50']:6.2f}"
+              f"  p99 {rows['own']['p99']:6.2f}  bare p50 {rows['bare']['p50']:6.2f}")
     print(f"  goal: own p50 <= 5 ms -> {'met' if t['own']['p50'] <= 5 else 'NOT met'}"
           f" (step - the same requests made bare: {t['over_bare']['p50']:.2f} ms p50)")
     a = report["acks"]
@@ -291,6 +321,9 @@ def main() -> int:
     parser.add_argument("--acks", type=int, default=300)
     parser.add_argument("--slow", type=int, default=20)
     parser.add_argument("--delay", type=float, default=2.0)
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds the fake Google holds every API call, as a remote Google's round trip would "
+                             "(counted as service time, so 'own' stays Atom's)")
     parser.add_argument("--json", action="store_true")
     return run_and_report(bench, parser.parse_args(), print_report)
 

@@ -277,3 +277,53 @@ async def test_missing_scope_and_not_connected_are_explained(atom_connected):
     assert not invalid.ok and "max_results" in invalid.error
     metrics = atom_connected.runtime.metrics.render().decode()
     assert 'atom_connector_calls_total{action="calendar.create_event",outcome="missing_scope"} 1.0' in metrics
+
+
+async def test_gmail_gets_the_messages_together_and_keeps_gmails_order(atom_connected):
+    google = atom_connected.google
+    await connect_google(atom_connected, ANN, ALL_GOOGLE)
+    ids = [google.add_message(f"Subject {i}", f"s{i}@example.com", f"body {i}") for i in range(4)]
+    google.hold(f"/gmail/v1/users/me/messages/{ids[0]}", 0.4)  # the first answers last
+    for mid in ids[1:]:
+        google.hold(f"/gmail/v1/users/me/messages/{mid}", 0.2)
+    unread = await run(atom_connected, "gmail.list_unread")
+    assert unread.ok, unread.error
+    assert google.max_in_flight == 4  # all four gets were waiting at Gmail at once
+    assert [m["id"] for m in unread.data] == ids  # in the list's order, not the answers'
+    assert unread.text.index("Subject 0") < unread.text.index("Subject 3")
+    gets = [path for _, path, _ in google.api_calls("/gmail/v1/users/me/messages/")]
+    assert all("format=metadata" in path and "metadataHeaders=Subject" in path for path in gets)
+
+
+async def test_a_message_gone_between_list_and_get_is_skipped_with_a_note(atom_connected):
+    google = atom_connected.google
+    await connect_google(atom_connected, ANN, ALL_GOOGLE)
+    kept = google.add_message("Kept", "a@example.com", "still here")
+    gone = google.add_message("Gone", "b@example.com", "deleted meanwhile")
+    google.fail(f"/gmail/v1/users/me/messages/{gone}", Failure(404))
+    unread = await run(atom_connected, "gmail.list_unread")
+    assert unread.ok, unread.error
+    assert [m["id"] for m in unread.data] == [kept]
+    assert "1 more message matched but was deleted or moved" in unread.text and "Gone" not in unread.text
+    google.fail(f"/gmail/v1/users/me/messages/{kept}", Failure(404))
+    google.fail(f"/gmail/v1/users/me/messages/{gone}", Failure(404))
+    none = await run(atom_connected, "gmail.list_unread")
+    assert none.ok and none.text.startswith("No unread email in the inbox.") and "2 more messages" in none.text
+
+
+async def test_one_failing_get_fails_the_whole_list_with_a_clear_sentence(atom_connected):
+    google = atom_connected.google
+    await connect_google(atom_connected, ANN, ALL_GOOGLE)
+    ids = [google.add_message(f"Subject {i}", "a@example.com", "x") for i in range(3)]
+    google.fail(f"/gmail/v1/users/me/messages/{ids[1]}", Failure(503))
+    unread = await run(atom_connected, "gmail.list_unread")
+    assert not unread.ok and "Gmail had a server error (503)" in unread.error and "scripted" not in unread.error
+    google.fail(f"/gmail/v1/users/me/messages/{ids[2]}", Failure(429, {"Retry-After": "2"}))
+    waits: list[float] = []
+
+    async def recorded_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    atom_connected.runtime.connectors.sleep = recorded_sleep
+    retried = await run(atom_connected, "gmail.list_unread")  # a limited get waits once, like any 429
+    assert retried.ok and [m["id"] for m in retried.data] == ids and waits == [2.0]

@@ -145,3 +145,75 @@ async def test_slow_google_never_delays_slacks_acks(atom_connected):
     assert atom.google.max_in_flight == 20  # all twenty really were in flight together
     assert max(busy) < 3.0  # Slack's limit, not a speed target: bench/connectors.py measures that
     print(f"ack median quiet {statistics.median(quiet) * 1000:.1f} ms, with 20 slow calls {statistics.median(busy) * 1000:.1f} ms")
+
+
+def _certificate(tmp_path, name: str, host: str, ca=None):
+    """A PEM key and certificate for `host`, signed by `ca` (key, cert) or self-signed as a CA."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    issuer_key, issuer = (key, subject) if ca is None else (ca[0], ca[1].subject)
+    now = dt.datetime.now(dt.UTC)
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+               .not_valid_after(now + dt.timedelta(days=1)))
+    if ca is None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+    else:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+    cert = builder.sign(issuer_key, hashes.SHA256())
+    key_file, cert_file = tmp_path / f"{name}.key", tmp_path / f"{name}.pem"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key, cert, key_file, cert_file
+
+
+async def test_google_over_tls_verifies_the_certificate_and_host_before_sending_a_token(
+    tmp_path, fake_slack, tool_providers, encryption_key, monkeypatch
+):
+    """Atom's Google connections share one TLS context (bot/connectors/google_api.py): it must
+    still verify the chain and the host name, and refuse before the token leaves."""
+    import ssl
+
+    from bot.connectors import google_api
+    from tests.fakes.google import FakeGoogle
+
+    ca_key, ca_cert, _, ca_file = _certificate(tmp_path, "ca", "Atom Test CA")
+    _, _, good_key, good_cert = _certificate(tmp_path, "good", "localhost", (ca_key, ca_cert))
+    _, _, other_key, other_cert = _certificate(tmp_path, "other", "elsewhere.example", (ca_key, ca_cert))
+    stranger = _certificate(tmp_path, "stranger-ca", "Stranger CA")
+    _, _, rogue_key, rogue_cert = _certificate(tmp_path, "rogue", "localhost", stranger[:2])
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(good_cert, good_key)
+    monkeypatch.setenv("HTTPLIB2_CA_CERTS", str(ca_file))  # httplib2's own knob; the shared context reads it
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    google_api.tls_context.cache_clear()
+    try:
+        async with FakeGoogle(tls=server, host="localhost") as google:
+            env = atom_env(fake_slack.url, f"sqlite+aiosqlite:///{tmp_path / 'atom.db'}", encryption_key,
+                           **provider_env(tool_providers), **connector_env(google, None))
+            atom = AtomHarness(fake_slack, env)
+            atom.google = google
+            await atom.start()
+            try:
+                await connect_google(atom, ANN, {g.CALENDAR_READ})
+                ok = await atom.runtime.connectors.run_action(ANN, "calendar.list_events", {})
+                assert ok.ok, ok.error
+                assert len(google.api_calls("/calendar/v3")) == 1
+                for cert, key in ((other_cert, other_key), (rogue_cert, rogue_key)):  # wrong name; unknown CA
+                    server.load_cert_chain(cert, key)  # new handshakes present this one
+                    refused = await atom.runtime.connectors.run_action(ANN, "calendar.list_events", {})
+                    assert not refused.ok and "could not reach Google Calendar" in refused.error, refused.error
+                    assert len(google.api_calls("/calendar/v3")) == 1  # no request, so no token, reached it
+            finally:
+                await atom.stop()
+    finally:
+        google_api.tls_context.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import re
@@ -9,7 +10,7 @@ from email.message import EmailMessage
 
 import pydantic
 
-from bot.connectors.base import Action, ActionContext, ActionResult
+from bot.connectors.base import Action, ActionContext, ActionResult, ConnectorError
 from bot.connectors.google_api import call_google
 
 READ = "https://www.googleapis.com/auth/gmail.readonly"
@@ -85,33 +86,62 @@ def plain_text(payload: dict) -> str:
     return html.unescape(TAG.sub(" ", "\n".join(found["text/html"])))
 
 
-async def _search(ctx: ActionContext, query: str, limit: int) -> list[dict]:
-    def work(service, http):
-        messages = service("users.messages")
-        listed = messages.list(userId="me", q=query, maxResults=limit).execute(http=http)
-        out = []
-        for ref in listed.get("messages") or []:
-            out.append(
-                messages.get(userId="me", id=ref["id"], format="metadata", metadataHeaders=list(HEADERS)).execute(http=http)
-            )
-        return out
-
-    return [_summary(m) for m in await call_google(ctx, "gmail", work)]
+# How many message gets of one search run at once, each in its own worker thread with its own Http
+# (bot/connectors/google_api.py): enough for a default page in one round trip, and one person's
+# search of 25 never holds more than this many of the shared Google threads.
+PARALLEL_GETS = 10
 
 
-def _render(found: list[dict], empty: str) -> ActionResult:
+async def _search(ctx: ActionContext, query: str, limit: int) -> tuple[list[dict], int]:
+    """The matching messages' summaries in Gmail's order, and how many vanished between the list
+    and their get (deleted or moved meanwhile: a 404 for that one message, which is skipped)."""
+
+    def listing(service, http):
+        return service("users.messages").list(userId="me", q=query, maxResults=limit).execute(http=http)
+
+    refs = (await call_google(ctx, "gmail", listing)).get("messages") or []
+    gate = asyncio.Semaphore(PARALLEL_GETS)
+
+    async def one(message_id: str) -> dict | None:
+        def get(service, http):
+            return service("users.messages").get(
+                userId="me", id=message_id, format="metadata", metadataHeaders=list(HEADERS)
+            ).execute(http=http)
+
+        async with gate:
+            try:
+                return await call_google(ctx, "gmail", get)
+            except ConnectorError as exc:
+                if exc.kind == "not_found":
+                    return None
+                raise
+
+    # All gets run to the end (a thread cannot be stopped anyway); the first failure in Gmail's
+    # order is the action's error, so a 401 or 429 still reaches run_action's refresh or wait.
+    got = await asyncio.gather(*(one(ref["id"]) for ref in refs), return_exceptions=True)
+    for outcome in got:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    found = [_summary(m) for m in got if m is not None]
+    return found, len(got) - len(found)
+
+
+def _render(found: list[dict], vanished: int, empty: str) -> ActionResult:
+    one = vanished == 1
+    note = (f"\n({vanished} more {'message' if one else 'messages'} matched but {'was' if one else 'were'} deleted "
+            f"or moved before Atom could read {'it' if one else 'them'}.)") if vanished else ""
     if not found:
-        return ActionResult(ok=True, text=empty, data=[])
+        return ActionResult(ok=True, text=empty + note, data=[])
     lines = [f"• [{m['id']}] {m['date']} — {m['from']}: *{m['subject']}* — {m['snippet']}" for m in found]
-    return ActionResult(ok=True, text="\n".join(lines), data=found)
+    return ActionResult(ok=True, text="\n".join(lines) + note, data=found)
 
 
 async def search(ctx: ActionContext, params: SearchParams) -> ActionResult:
-    return _render(await _search(ctx, params.query, params.max_results), "No email matches that search.")
+    return _render(*await _search(ctx, params.query, params.max_results), "No email matches that search.")
 
 
 async def list_unread(ctx: ActionContext, params: UnreadParams) -> ActionResult:
-    return _render(await _search(ctx, "is:unread in:inbox", params.max_results), "No unread email in the inbox.")
+    return _render(*await _search(ctx, "is:unread in:inbox", params.max_results), "No unread email in the inbox.")
 
 
 async def read_message(ctx: ActionContext, params: ReadParams) -> ActionResult:

@@ -6,12 +6,20 @@ the library never refreshes by itself, Atom's `TokenKeeper` does (once, for ever
 are built once from the bundled discovery documents (`static_discovery=True`, no network) with
 `api_endpoint` set to the whole base, because it replaces both root URL and service path.
 Errors become `ConnectorError`s by status; Google's response bodies are never passed on.
+
+TLS: httplib2 builds a new `SSLContext` for every HTTPS connection and loads the whole CA bundle
+into it (~30 ms of CPU here, per request, since every call has a fresh Http and so a new
+connection). Atom's `Http` hands httplib2 (through `Http.request`'s `connection_type`) a connection
+class that uses one verified context, made once from the same CA bundle httplib2 would load
+(`HTTPLIB2_CA_CERTS`, else certifi, else its own): same verification, hostname check included.
+An `SSLContext` is safe to share between threads; connections and Http objects still are not shared.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +50,39 @@ GOOGLE_THREADS = 32
 @functools.cache
 def _threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=GOOGLE_THREADS, thread_name_prefix="atom-google")
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying client context for every Google connection (see the module's docstring)."""
+    return ssl.create_default_context(cafile=httplib2.certs.where())
+
+
+class _SharedContextHTTPS(httplib2.HTTPSConnectionWithTimeout):
+    """httplib2's HTTPS connection on the shared context. Its own constructor is asked for no
+    verification only so that it skips loading the CA bundle; the context it would have used is
+    then replaced by the shared one, which verifies (tests/test_connectors_security.py proves an
+    untrusted certificate and a wrong host name are refused)."""
+
+    def __init__(self, host, port=None, key_file=None, cert_file=None, timeout=None, proxy_info=None,
+                 ca_certs=None, disable_ssl_certificate_validation=False, tls_maximum_version=None,
+                 tls_minimum_version=None, key_password=None):
+        if disable_ssl_certificate_validation or cert_file or ca_certs or tls_maximum_version or tls_minimum_version:
+            raise ValueError("Atom's Google connections use only the shared, verifying TLS context")
+        super().__init__(host, port=port, timeout=timeout, proxy_info=proxy_info,
+                         disable_ssl_certificate_validation=True)
+        self.disable_ssl_certificate_validation = False
+        self._context = tls_context()
+
+
+class Http(httplib2.Http):
+    """A fresh one per call, as before (httplib2 is not thread-safe); HTTPS on the shared context."""
+
+    def request(self, uri, method="GET", body=None, headers=None, redirections=httplib2.DEFAULT_MAX_REDIRECTS,
+                connection_type=None):
+        if connection_type is None and uri.startswith("https:"):
+            connection_type = _SharedContextHTTPS
+        return super().request(uri, method, body, headers, redirections, connection_type)
 
 
 class Resources:
@@ -90,7 +131,7 @@ async def call_google(ctx: ActionContext, api: str, work: Callable[[Any, Any], A
     def in_thread():
         # No refresh on 401 here: TokenKeeper refreshes, and a 401 means the grant is gone.
         http = google_auth_httplib2.AuthorizedHttp(
-            Credentials(token), http=httplib2.Http(timeout=timeout), refresh_status_codes=()
+            Credentials(token), http=Http(timeout=timeout), refresh_status_codes=()
         )
         try:
             return work(service, http)

@@ -7,7 +7,8 @@ The consent screen is played by `GET /o/oauth2/v2/auth`: it redirects straight b
 `redirect_uri` with a code (or `error=access_denied` when `.deny` is set), as Google does after
 the person clicks Allow. Codes check PKCE (S256) and the redirect URI; access tokens expire
 (`.token_lifetime`), can be revoked, and carry their scopes (a call outside them is a 403).
-Failures are scripted per path prefix (`fail`), and `.delay` slows every API call.
+Failures are scripted per path prefix (`fail`), `.delay` slows every API call and `hold` those
+under one path.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import itertools
 import json
 import secrets
+import ssl
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -63,8 +65,11 @@ def _b64(text: str) -> str:
 
 
 class FakeGoogle:
-    def __init__(self, client_id: str = "google-client-id", client_secret: str = "google-client-secret"):
+    def __init__(self, client_id: str = "google-client-id", client_secret: str = "google-client-secret",
+                 tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"):
+        """`tls`: serve HTTPS with this server context, at `https://{host}:port`."""
         self.client_id, self.client_secret = client_id, client_secret
+        self.tls, self.host = tls, host
         self.account = "ann@example.com"
         self.deny = False
         self.token_prefix = ""  # e.g. a sentinel, for leak tests
@@ -89,7 +94,12 @@ class FakeGoogle:
         self.url = ""
         self.in_flight = 0
         self.max_in_flight = 0
-        self.server_seconds = 0.0  # time spent inside handlers (benchmarks subtract it)
+        # Wall time during which at least one handler was running (benchmarks subtract it): the
+        # union, not the sum, so concurrent calls are not counted twice.
+        self.server_seconds = 0.0
+        self._handling = 0
+        self._busy_since = 0.0
+        self._holds: dict[str, float] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -111,10 +121,10 @@ class FakeGoogle:
         r.add_get("/drive/v3/files/{id}/export", self._files_export)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls)
         await site.start()
         port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if self.tls else 'http'}://{self.host}:{port}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -126,6 +136,11 @@ class FakeGoogle:
     def fail(self, path_prefix: str, *failures: Failure) -> None:
         """The next calls under `path_prefix` (e.g. "/calendar/v3") answer with these, in order."""
         self._fail[path_prefix].extend(failures)
+
+    def hold(self, path_prefix: str, seconds: float) -> None:
+        """Every API call under `path_prefix` waits `seconds` more, then is answered normally (and
+        counted in `in_flight` meanwhile)."""
+        self._holds[path_prefix] = seconds
 
     def issue_token(self, scopes: set[str], lifetime: float | None = None) -> tuple[str, str]:
         """An (access, refresh) pair as if the person had consented: for tests that skip the dance."""
@@ -168,20 +183,25 @@ class FakeGoogle:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler):
-        started = time.perf_counter()
+        if self._handling == 0:
+            self._busy_since = time.perf_counter()
+        self._handling += 1
         try:
             return await self._serve(request, handler)
         finally:
-            self.server_seconds += time.perf_counter() - started
+            self._handling -= 1
+            if self._handling == 0:
+                self.server_seconds += time.perf_counter() - self._busy_since
 
     async def _serve(self, request: web.Request, handler):
         self.requests.append((request.method, request.path_qs, dict(request.headers)))
         api = not request.path.startswith(("/o/oauth2", "/token", "/revoke"))
-        if api and self.delay:
+        delay = self.delay + max((s for p, s in self._holds.items() if request.path.startswith(p)), default=0.0)
+        if api and delay:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
-                await asyncio.sleep(self.delay)
+                await asyncio.sleep(delay)
             finally:
                 self.in_flight -= 1
         for prefix, queue in self._fail.items():
