@@ -5,6 +5,7 @@ a DEBUG run logs no key material, no question and no answer unless content loggi
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -176,6 +177,10 @@ async def _run_atom_at_debug(fake_slack, fake_providers, tmp_path, encryption_ke
             "key_form:azure:personal", form_values(AZURE_KEY, **azure_fields(fake_providers.azure_endpoint))
         )
         await fake_providers.wait_for_requests(1, "azure")  # the key check
+        for _ in range(600):  # saved: the Home tab Atom publishes afterwards shows the key's hint
+            if any(AZURE_KEY[-4:] in json.dumps(c.params) for c in fake_slack.calls_to("views.publish")):
+                break
+            await asyncio.sleep(0.05)
         await client.event(payloads.message_im_event("SENTINEL-QUESTION about herons?"))
         for _ in range(1200):  # the answer's end reached Slack (streamed in pieces)
             if "egrets-too" in fake_slack.all_text():
