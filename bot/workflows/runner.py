@@ -237,10 +237,16 @@ class WorkflowRunner:
             raise StepFailed(str(exc)) from None
         report.delivered = channel
 
-    async def _record(self, workflow: Workflow, run_id: str, report: RunReport) -> None:
+    async def record_lost(self, workflow: Workflow, run_id: str, error: str, started_at: datetime | None) -> bool:
+        """A run its worker process lost (it died, or shutdown cut it short): recorded as failed
+        and the owner told as for any failure, unless it was recorded meanwhile. True if recorded."""
+        report = RunReport(status="failed", error=error, started_at=started_at)
+        return await self._record(workflow, run_id, report, only_running=True)
+
+    async def _record(self, workflow: Workflow, run_id: str, report: RunReport, *, only_running: bool = False) -> bool:
         runtime = self.runtime
         values = {
-            "started_at": report.started_at,
+            **({"started_at": report.started_at} if report.started_at else {}),
             "finished_at": utcnow(),
             "steps": report.steps,
             "outputs": runtime.crypto.encrypt(json.dumps(report.outputs)),
@@ -251,16 +257,20 @@ class WorkflowRunner:
         for attempt in range(RECORD_ATTEMPTS):  # a busy database must not leave a run "running"
             try:
                 async with self._database:
-                    failures = await self.workflows.finish_run(run_id, workflow.id, report.status, **values)
+                    failures = await self.workflows.finish_run(
+                        run_id, workflow.id, report.status, only_running=only_running, **values
+                    )
                 break
             except Exception as exc:
                 log.warning("could not record workflow run %s (%s), attempt %d", run_id, type(exc).__name__, attempt + 1)
                 await asyncio.sleep(2.0 * (attempt + 1))
-        if failures is None:
+        else:
             log.error("workflow run %s could not be recorded", run_id)
-            return
+            return False
+        if failures is None:  # only_running, and it was recorded meanwhile
+            return False
         if report.status != "failed":
-            return
+            return True
         paused = failures >= FAILURES_BEFORE_PAUSE and await self._pause_after_failures(workflow)
         try:
             await self.delivery.to_owner(
@@ -270,6 +280,7 @@ class WorkflowRunner:
             )
         except Exception as exc:  # the failure is in history even when Slack will not take the DM
             log.warning("could not tell the owner of workflow %s about a failure: %s", workflow.id, type(exc).__name__)
+        return True
 
     async def _pause_after_failures(self, workflow: Workflow) -> bool:
         person = Person(workflow.enterprise_id, workflow.team_id, workflow.user_id)

@@ -101,6 +101,8 @@ class WorkflowScheduler:
         # Runs start at a rate the event loop can take (as answers do), so a thousand workflows
         # due at 9:00 queue here instead of starving the Slack acknowledgements on the same loop.
         self._admission = AdaptiveAdmission(max_active=RUN_CONCURRENCY)
+        # The worker process's supervisor (bot/workflows/worker.py) when runs execute there.
+        self.handoff = None
 
     @property
     def running(self) -> bool:
@@ -213,8 +215,16 @@ class WorkflowScheduler:
         for workflow, run in starts:
             if run["id"] in won:
                 started.append(run["id"])
-                self.spawn(self.start_run(workflow, run["id"], run["due_at"], "schedule"))
+                self.dispatch(workflow, run["id"], run["due_at"], "schedule")
         return started
+
+    def dispatch(self, workflow: Workflow, run_id: str, due_at: datetime, trigger: str) -> None:
+        """Start a claimed run: handed to the worker process when there is one (only the ids
+        cross), else run here as a task of its own through the admission."""
+        if self.handoff is not None:
+            self.handoff.submit(run_id, workflow.id, due_at, trigger)
+        else:
+            self.spawn(self.start_run(workflow, run_id, due_at, trigger))
 
     def spawn(self, coro) -> asyncio.Task:
         task = asyncio.create_task(self._bounded(coro))
