@@ -238,7 +238,7 @@ async def bench_burst(due_count: int, ack_rate: float, runner: str, lead: float)
             port = _free_port()
             env = atom_env(slack.url, f"sqlite+aiosqlite:///{Path(tmp) / 'atom.db'}", Fernet.generate_key().decode(),
                            **provider_env(providers), **connector_env(google, None), ATOM_PORT=str(port),
-                           ATOM_WORKFLOW_RUNNER=runner, ATOM_LOG_LEVEL="WARNING")
+                           ATOM_WORKFLOW_RUNNER=runner, ATOM_LOG_LEVEL="INFO")
             setup = await Runtime.open(load_settings(env))
             try:
                 for owner in owners:
@@ -287,6 +287,9 @@ async def bench_burst(due_count: int, ack_rate: float, runner: str, lead: float)
             finally:
                 atom.send_signal(signal.SIGTERM)
                 await asyncio.wait_for(atom.wait(), 120)
+                # What Atom logged about the burst: the claims and the worker's batches.
+                notes = [line for line in log_path.read_text().splitlines()  # noqa: ASYNC240
+                         if "claimed and started" in line or "worker received" in line]
     delays = sorted((utc(r.started_at) - utc(r.due_at)).total_seconds() for r in rows if r.started_at)
     finishes = sorted((utc(r.finished_at) - utc(r.due_at)).total_seconds() for r in rows if r.finished_at)
     statuses: dict[str, int] = {}
@@ -307,6 +310,7 @@ async def bench_burst(due_count: int, ack_rate: float, runner: str, lead: float)
         "ack_burst_p50_ms": percentile(burst, 50) * 1000,
         "ack_burst_p99_ms": percentile(burst, 99) * 1000,
         "ack_burst_count": len(burst),
+        "atom_log": notes,
     }
 
 
@@ -330,6 +334,8 @@ def print_report(report: dict) -> None:
     print(f"burst ({burst['runner']}): {burst['due']:,} runs due in the same second → {burst['statuses']} "
           f"(Atom ready {burst['ready_seconds_before_due']:.0f} s before)")
     p99 = burst["start_delay_p99_s"]
+    for line in burst.get("atom_log", []):
+        print(f"  atom: {line}")
     print(f"  due → start p50 {burst['start_delay_p50_s']:.3f} s, p99 {p99:.3f} s, max {burst['start_delay_max_s']:.3f} s "
           f"(goal p99 ≤ 1 s: {'met' if p99 <= 1 else 'NOT met'}); due → finished p50 {burst['finish_p50_s']:.1f} s, "
           f"p99 {burst['finish_p99_s']:.1f} s")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -168,6 +169,7 @@ class WorkflowScheduler:
 
     async def fire(self, workflow_ids: list[str]) -> list[str]:
         """Claim and start what is due among `workflow_ids`; the run ids started here."""
+        began = time.perf_counter()
         rows = await self.workflows.many(workflow_ids)
         now = self.clock()
         runs: list[dict] = []
@@ -216,6 +218,9 @@ class WorkflowScheduler:
             if run["id"] in won:
                 started.append(run["id"])
                 self.dispatch(workflow, run["id"], run["due_at"], "schedule")
+        if started:
+            log.info("claimed and started %d of %d due workflow(s) in %.3f s", len(started), len(workflow_ids),
+                     time.perf_counter() - began)
         return started
 
     def dispatch(self, workflow: Workflow, run_id: str, due_at: datetime, trigger: str) -> None:

@@ -267,6 +267,36 @@ class WorkerSupervisor:
 # -------------------------------------------------------------------- the child: `atom worker`
 
 
+class _RowBatcher:
+    """The workflow rows runs read as their first act, fetched together: every run started in
+    one turn of the loop shares one `SELECT … WHERE id IN (…)`."""
+
+    def __init__(self, workflows):
+        self.workflows = workflows
+        self._pending: dict[str, asyncio.Future] = {}
+        self._flush: asyncio.Task | None = None
+
+    async def get(self, workflow_id: str):
+        future = self._pending.get(workflow_id)
+        if future is None:
+            future = self._pending[workflow_id] = asyncio.get_running_loop().create_future()
+        if self._flush is None:
+            self._flush = asyncio.create_task(self._read())
+        return await asyncio.shield(future)
+
+    async def _read(self) -> None:
+        await asyncio.sleep(0)  # the runs started in this turn join the read
+        batch, self._pending, self._flush = self._pending, {}, None
+        try:
+            rows = await self.workflows.many(list(batch))
+        except Exception as exc:
+            for future in batch.values():
+                future.set_exception(exc)
+            return
+        for workflow_id, future in batch.items():
+            future.set_result(rows.get(workflow_id))
+
+
 class _Reports:
     """Blocking writes of one line each on the pipe to the parent (so "started" is out before
     the run begins); lines are far below PIPE_BUF, so each arrives whole."""
@@ -299,21 +329,25 @@ async def serve(settings, report_fd: int) -> int:
     tasks: set[asyncio.Task] = set()
     runner = runtime.workflow_runner
 
-    async def one(message: dict, workflow) -> None:
+    rows = _RowBatcher(runtime.workflows)
+
+    async def one(message: dict) -> None:
         async with slots:
             reports.send(started=message["run"])
-            if workflow is None:  # deleted since the claim (its runs went with it)
-                status = "skipped"
-            else:
-                report = await runner.run(workflow, message["run"], datetime.fromisoformat(message["due"]),
-                                          message["trigger"])
-                status = report.status
-        reports.send(done=message["run"], status=status)
+            try:
+                report = await runner.run(
+                    None, message["run"], datetime.fromisoformat(message["due"]), message["trigger"],
+                    load=lambda: rows.get(message["workflow"]),
+                )
+            except RuntimeError:  # its row could not be read: the parent records it as lost
+                return
+        reports.send(done=message["run"], status=report.status)
 
-    async def take(batch: list[dict]) -> None:
-        rows = await runtime.workflows.many(list({m["workflow"] for m in batch}))
+    def take(batch: list[dict]) -> None:
+        late = max((utcnow() - datetime.fromisoformat(m["due"])).total_seconds() for m in batch)
+        log.info("workflow worker received %d run(s), the latest %.3f s after its due time", len(batch), late)
         for message in batch:
-            task = asyncio.create_task(one(message, rows.get(message["workflow"])))
+            task = asyncio.create_task(one(message))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
@@ -337,7 +371,7 @@ async def serve(settings, report_fd: int) -> int:
             *lines, pending_bytes = (pending_bytes + chunk).split(b"\n")
             batch = [json.loads(line) for line in lines if line.strip()]
             if batch:
-                await take(batch)
+                take(batch)
     finally:
         stopping.cancel()
     grace = _drain_seconds()
