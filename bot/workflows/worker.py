@@ -46,7 +46,10 @@ log = logging.getLogger(__name__)
 
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
 STABLE_AFTER = 60.0  # a child that lived this long resets the backoff
-EXTRA_STOP_SECONDS = 5.0  # beyond the grace, for the child to record and close before it is killed
+EXTRA_STOP_SECONDS = 5.0
+# The worker yields the CPU to `atom run` when both want it: a run may take a second longer, an
+# acknowledgement has Slack's 3 s deadline. Runs still use every core nobody else needs.
+WORKER_NICENESS = 5  # beyond the grace, for the child to record and close before it is killed
 DIED = "Atom's workflow worker stopped while this run was in progress (exit code {code}), so it did not finish."
 CUT = "Atom was shutting down and this run did not finish within {grace:.0f} seconds."
 NOT_STARTED = "Atom was shutting down before this run could start."
@@ -318,6 +321,8 @@ async def serve(settings, report_fd: int) -> int:
     from bot.runtime import Runtime
 
     llm_runtime.set_offline_switches()
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     reports = _Reports(report_fd)
     runtime = await Runtime.open(settings, run_migrations=False)
     llm_runtime.start_background_load()  # as `atom run` does: model steps wait for it if needed
