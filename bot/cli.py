@@ -18,6 +18,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="start the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)")
     run.add_argument("--http", action="store_true", help="force HTTP mode even when SLACK_APP_TOKEN is set")
+    worker = sub.add_parser(
+        "worker", help="run workflow executions handed over by `atom run` (it starts this itself)"
+    )
+    worker.add_argument("--report-fd", type=int, required=True, help=argparse.SUPPRESS)
     sub.add_parser("doctor", help="check configuration, database, Slack and stored provider keys")
     sub.add_parser("migrate", help="bring the database schema up to date")
     keys = sub.add_parser("keys", help="encryption keys")
@@ -54,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "run":
             return _run(force_http=args.http)
+        if args.command == "worker":
+            return _worker(args.report_fd)
         if args.command == "migrate":
             return asyncio.run(_migrate(load_settings(need_slack=False, create_key_file=True)))
         if args.command == "doctor":
@@ -105,6 +111,25 @@ def _run(force_http: bool) -> int:
             return EXIT_UNAVAILABLE
         raise
     return 0
+
+
+def _worker(report_fd: int) -> int:
+    """`atom worker`: started by `atom run` with the same configuration; runs workflow
+    executions handed to it on stdin (bot/workflows/worker.py)."""
+    import asyncio
+
+    from bot.config import load_settings
+    from bot.logs import setup_logging
+    from bot.server import tune_gc
+    from bot.workflows.worker import serve
+
+    settings = load_settings(need_slack=False)
+    setup_logging(settings.log_level, settings.log_format, log_content=settings.log_content)
+    tune_gc()
+    try:
+        return asyncio.run(serve(settings, report_fd))
+    except KeyboardInterrupt:
+        return 130
 
 
 def _log():

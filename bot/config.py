@@ -31,6 +31,8 @@ CONNECTOR_URL_DEFAULTS = {
     "asana_oauth": ("ATOM_ASANA_OAUTH_URL", "https://app.asana.com"),
 }
 KEY_GENERATE_HINT = "generate one with `atom keys generate`"
+CONFIG_PREFIXES = ("ATOM_", "SLACK_", "GOOGLE_", "ASANA_")
+WORKFLOW_RUNNERS = ("worker", "inline")
 
 
 class ConfigError(Exception):
@@ -78,11 +80,18 @@ class Settings:
     workflow_grace_seconds: int = 600
     workflow_limit_person: int = 25
     workflow_limit_workspace: int = 500
+    # Where workflow runs execute: "worker" (a child process `atom run` starts and supervises, so
+    # the process that acknowledges Slack never does run work) or "inline" (on the same loop).
+    workflow_runner: str = "worker"
+    workflow_concurrency: int = 1000  # runs a worker executes at once (the rest wait their turn)
     log_level: str = "INFO"
     log_format: str = "text"
     log_content: bool = False  # ATOM_LOG_CONTENT: libraries may log questions and answers at DEBUG
     allowed_private_networks: tuple[str, ...] = ()  # ATOM_ALLOWED_PRIVATE_NETWORKS, as CIDRs
     force_http: bool = False
+    # The configuration variables these settings were read from (ATOM_*, SLACK_*, GOOGLE_*,
+    # ASANA_*): what a workflow worker process is started with, so it reads the same settings.
+    source: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def socket_mode(self) -> bool:
@@ -331,6 +340,7 @@ def load_settings(
         ("ATOM_WORKFLOW_MISFIRE_GRACE", 600, 0, 86_400, "seconds"),
         ("ATOM_WORKFLOW_LIMIT_PER_PERSON", 25, 1, 10_000, "workflows"),
         ("ATOM_WORKFLOW_LIMIT_PER_WORKSPACE", 500, 1, 1_000_000, "workflows"),
+        ("ATOM_WORKFLOW_CONCURRENCY", 1000, 1, 100_000, "runs"),
     ):
         raw = get(name)
         workflow_numbers[name] = default
@@ -339,6 +349,11 @@ def load_settings(
                 workflow_numbers[name] = int(raw)
             else:
                 problems.append(f"{name}={raw!r} must be a whole number of {unit} ({low}–{high:,}).")
+    workflow_runner = (get("ATOM_WORKFLOW_RUNNER") or "worker").lower()
+    if workflow_runner not in WORKFLOW_RUNNERS:
+        problems.append(
+            f"ATOM_WORKFLOW_RUNNER={workflow_runner!r} must be worker (runs in a child process) or inline."
+        )
     level = (get("ATOM_LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:
         problems.append(f"ATOM_LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}.")
@@ -387,9 +402,12 @@ def load_settings(
         workflow_grace_seconds=workflow_numbers["ATOM_WORKFLOW_MISFIRE_GRACE"],
         workflow_limit_person=workflow_numbers["ATOM_WORKFLOW_LIMIT_PER_PERSON"],
         workflow_limit_workspace=workflow_numbers["ATOM_WORKFLOW_LIMIT_PER_WORKSPACE"],
+        workflow_runner=workflow_runner,
+        workflow_concurrency=workflow_numbers["ATOM_WORKFLOW_CONCURRENCY"],
         log_level=level,
         log_format=log_format,
         log_content=log_content,
         allowed_private_networks=private_networks,
         force_http=force_http,
+        source={k: v for k, v in env.items() if k.startswith(CONFIG_PREFIXES)},
     )

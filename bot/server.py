@@ -159,9 +159,13 @@ def build_web_app(
         if socket_connected is not None:
             checks["slack_socket"] = "ok" if socket_connected() else "connecting"
         ready = all(v == "ok" for v in checks.values())
-        return web.json_response(
-            {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
-        )
+        body = {"status": "ok" if ready else "unavailable", "checks": checks}
+        worker = getattr(runtime.workflow_scheduler, "handoff", None)
+        if worker is not None:
+            # Reported, not a readiness condition: Slack is still acknowledged while the worker
+            # restarts (runs wait for it), so taking this process out of rotation would be wrong.
+            body["workflow_worker"] = {"state": worker.state, "pid": worker.pid, "restarts": worker.restarts}
+        return web.json_response(body, status=200 if ready else 503)
 
     async def metrics(_request):
         return web.Response(
@@ -207,6 +211,7 @@ class AtomServer:
         self._housekeeping: asyncio.Task | None = None
         self._recovery: asyncio.Task | None = None
         self._stopped = asyncio.Event()
+        self.worker = None  # the workflow worker's supervisor (ATOM_WORKFLOW_RUNNER=worker)
 
     @property
     def url(self) -> str:
@@ -226,6 +231,13 @@ class AtomServer:
         # /readyz reports the periodic jobs (housekeeping, for now) as the scheduler: up while it runs.
         self.runtime.scheduler_running = True
         # Workflows: the table is the source of truth; the scheduler is rebuilt from it at each start.
+        # Runs execute in a worker process (bot/workflows/worker.py) unless ATOM_WORKFLOW_RUNNER=inline.
+        if self.settings.workflow_runner == "worker":
+            from bot.workflows.worker import WorkerSupervisor
+
+            self.worker = WorkerSupervisor(self.runtime)
+            self.runtime.workflow_scheduler.handoff = self.worker
+            self.worker.start()
         await self.runtime.workflow_scheduler.start()
         runtime = self.runtime
         self._housekeeping.add_done_callback(lambda _task: setattr(runtime, "scheduler_running", False))
@@ -285,7 +297,11 @@ class AtomServer:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
         await self.runtime.workflow_scheduler.stop()  # no new runs; runs already started finish below
+        if self.worker is not None:  # the worker finishes its runs (bounded), beside the replies
+            worker_stopped = asyncio.create_task(self.worker.stop(grace))
         drained = await self.runtime.inflight.drain(grace)
+        if self.worker is not None:
+            await worker_stopped
         if not drained:
             log.warning(
                 "stopped with %d replies still in flight after %.0fs", self.runtime.inflight.count, grace

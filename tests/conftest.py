@@ -101,6 +101,8 @@ def atom_env(slack_url: str, database_url: str, encryption_key: str, **extra: st
         "ATOM_DATABASE_URL": database_url,
         "ATOM_ENCRYPTION_KEYS": encryption_key,
         "ATOM_PORT": "3000",
+        # Workflow runs on the test's own loop; tests of the worker process ask for it.
+        "ATOM_WORKFLOW_RUNNER": "inline",
     }
     env.update(extra)
     return env

@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -87,22 +88,43 @@ class WorkflowRunner:
         service = self.connectors
         return getattr(service, "registry", None) if service is not None else None
 
-    async def run(self, workflow: Workflow, run_id: str, due_at: datetime, trigger: str) -> RunReport:
-        """Run a claimed occurrence and record it. Never raises: a run always ends recorded."""
+    async def run(
+        self, workflow: Workflow | None, run_id: str, due_at: datetime, trigger: str,
+        *, load: Callable[[], Awaitable[Workflow | None]] | None = None,
+    ) -> RunReport:
+        """Run a claimed occurrence and record it. Never raises: a run always ends recorded.
+        `load` (the worker process, which is handed ids only): the run's first act is reading its
+        workflow's row through it; None when the workflow was deleted (its runs went with it)."""
         async with self.runtime.inflight.hold():
             report = RunReport(started_at=utcnow())
+            if load is not None:
+                workflow = await self._load(load)
+                if workflow is None:
+                    report.status, report.error = "skipped", "The workflow was deleted."
+                    return report
             try:
-                await self._run(workflow, report, trigger, due_at)
+                await self._run(workflow, report, trigger, due_at, fresh=load is not None)
             except Exception as exc:  # recorded as a failure, never lost
                 log.exception("workflow %s run failed unexpectedly", workflow.id)
                 report.status, report.error = "failed", f"Atom hit an internal error ({type(exc).__name__})."
             await self._record(workflow, run_id, report)
             return report
 
-    async def _run(self, workflow: Workflow, report: RunReport, trigger: str, due_at: datetime) -> None:
+    async def _load(self, load) -> Workflow | None:
+        for attempt in range(RECORD_ATTEMPTS):  # a busy database: the row is needed to record anything
+            try:
+                return await load()
+            except Exception as exc:
+                log.warning("could not read a workflow to run (%s), attempt %d", type(exc).__name__, attempt + 1)
+                await asyncio.sleep(2.0 * (attempt + 1))
+        raise RuntimeError("the workflow's row could not be read")
+
+    async def _run(
+        self, workflow: Workflow, report: RunReport, trigger: str, due_at: datetime, *, fresh: bool = False
+    ) -> None:
         # The caller has just read the row; read it again only if the run waited for its turn,
         # so a pause or delete meanwhile is honoured.
-        waited = utcnow() - due_at > REREAD_AFTER
+        waited = not fresh and utcnow() - due_at > REREAD_AFTER
         if waited:
             async with self._database:
                 current = await self.workflows.get(workflow.id)
@@ -237,10 +259,16 @@ class WorkflowRunner:
             raise StepFailed(str(exc)) from None
         report.delivered = channel
 
-    async def _record(self, workflow: Workflow, run_id: str, report: RunReport) -> None:
+    async def record_lost(self, workflow: Workflow, run_id: str, error: str, started_at: datetime | None) -> bool:
+        """A run its worker process lost (it died, or shutdown cut it short): recorded as failed
+        and the owner told as for any failure, unless it was recorded meanwhile. True if recorded."""
+        report = RunReport(status="failed", error=error, started_at=started_at)
+        return await self._record(workflow, run_id, report, only_running=True)
+
+    async def _record(self, workflow: Workflow, run_id: str, report: RunReport, *, only_running: bool = False) -> bool:
         runtime = self.runtime
         values = {
-            "started_at": report.started_at,
+            **({"started_at": report.started_at} if report.started_at else {}),
             "finished_at": utcnow(),
             "steps": report.steps,
             "outputs": runtime.crypto.encrypt(json.dumps(report.outputs)),
@@ -251,16 +279,20 @@ class WorkflowRunner:
         for attempt in range(RECORD_ATTEMPTS):  # a busy database must not leave a run "running"
             try:
                 async with self._database:
-                    failures = await self.workflows.finish_run(run_id, workflow.id, report.status, **values)
+                    failures = await self.workflows.finish_run(
+                        run_id, workflow.id, report.status, only_running=only_running, **values
+                    )
                 break
             except Exception as exc:
                 log.warning("could not record workflow run %s (%s), attempt %d", run_id, type(exc).__name__, attempt + 1)
                 await asyncio.sleep(2.0 * (attempt + 1))
-        if failures is None:
+        else:
             log.error("workflow run %s could not be recorded", run_id)
-            return
+            return False
+        if failures is None:  # only_running, and it was recorded meanwhile
+            return False
         if report.status != "failed":
-            return
+            return True
         paused = failures >= FAILURES_BEFORE_PAUSE and await self._pause_after_failures(workflow)
         try:
             await self.delivery.to_owner(
@@ -270,6 +302,7 @@ class WorkflowRunner:
             )
         except Exception as exc:  # the failure is in history even when Slack will not take the DM
             log.warning("could not tell the owner of workflow %s about a failure: %s", workflow.id, type(exc).__name__)
+        return True
 
     async def _pause_after_failures(self, workflow: Workflow) -> bool:
         person = Person(workflow.enterprise_id, workflow.team_id, workflow.user_id)

@@ -224,7 +224,7 @@ class WorkflowService:
         run = new_run(workflow, now, trigger, "running", self.runtime.crypto.encrypt("{}"))
         if not await self.workflows.claim(run):
             raise WorkflowError("That workflow is starting already.")
-        self.scheduler.spawn(self.runner.run(workflow, run["id"], now, trigger))
+        self.scheduler.dispatch(workflow, run["id"], now, trigger)
         return run["id"]
 
     async def replace_spec(self, person: Person, workflow_id: str, spec: WorkflowSpec) -> Workflow:

@@ -159,14 +159,21 @@ class Workflows:
                 )
         return won
 
-    async def finish_run(self, run_id: str, workflow_id: str, status: str, **values) -> int:
+    async def finish_run(
+        self, run_id: str, workflow_id: str, status: str, *, only_running: bool = False, **values
+    ) -> int | None:
         """Record a run's end and the workflow's last status in one transaction; returns the
-        failures in a row after it (a success resets them, missed or skipped leave them)."""
+        failures in a row after it (a success resets them, missed or skipped leave them).
+        `only_running`: only if the run is still recorded as running (None, and nothing written,
+        when it was recorded meanwhile: a worker that finished it just before it died)."""
         failures = {"failed": Workflow.failures_in_row + 1, "success": 0}.get(status, Workflow.failures_in_row)
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(WorkflowRun).where(WorkflowRun.id == run_id).values(status=status, **values)
-            )
+            statement = update(WorkflowRun).where(WorkflowRun.id == run_id)
+            if only_running:
+                statement = statement.where(WorkflowRun.status == "running")
+            changed = await session.execute(statement.values(status=status, **values))
+            if only_running and changed.rowcount != 1:
+                return None
             await session.execute(
                 update(Workflow)
                 .where(Workflow.id == workflow_id)
