@@ -236,8 +236,7 @@ class AtomServer:
             from bot.workflows.worker import WorkerSupervisor
 
             self.worker = WorkerSupervisor(self.runtime)
-            self.runtime.workflow_scheduler.handoff = self.worker
-            self.worker.start()
+            self.runtime.workflow_scheduler.handoff = self.worker  # started with the first armed job
         await self.runtime.workflow_scheduler.start()
         runtime = self.runtime
         self._housekeeping.add_done_callback(lambda _task: setattr(runtime, "scheduler_running", False))

@@ -50,9 +50,30 @@ async def atom_worker(fake_slack, fake_providers, fake_google, sqlite_url, encry
     harness = AtomHarness(fake_slack, env)
     harness.providers, harness.google = fake_providers, fake_google
     await harness.start()
+    harness.server.worker.start()  # what arming the first workflow does (see the test below)
     await _worker_ready(harness.server.worker)
     yield harness
     await harness.stop()
+
+
+async def test_no_worker_process_until_a_workflow_is_armed(
+    fake_slack, fake_providers, fake_google, sqlite_url, encryption_key, monkeypatch
+):
+    """An Atom with no workflows runs one process; the first armed workflow starts the worker."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    env = atom_env(fake_slack.url, sqlite_url, encryption_key, **provider_env(fake_providers),
+                   **connector_env(fake_google, None), ATOM_WORKFLOW_RUNNER="worker")
+    harness = AtomHarness(fake_slack, env)
+    await harness.start()
+    try:
+        worker = harness.server.worker
+        await asyncio.sleep(0.5)
+        assert worker.pid is None and not worker.ready
+        harness.runtime.workflow_scheduler.arm("wf-lazy", utcnow() + timedelta(days=1))
+        await _worker_ready(worker)
+        assert worker.pid is not None
+    finally:
+        await harness.stop()
 
 
 async def _worker_ready(worker, previous_pid: int | None = None, timeout: float = 60.0) -> int:  # noqa: ASYNC109

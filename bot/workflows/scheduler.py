@@ -131,6 +131,8 @@ class WorkflowScheduler:
         if when is None:
             self.disarm(workflow_id)
             return
+        if self.handoff is not None:
+            self.handoff.start()  # the worker is up before the first run is due
         self._scheduler.add_job(
             self._due,
             DateTrigger(run_date=timing.utc(when)),

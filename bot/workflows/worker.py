@@ -101,7 +101,7 @@ class WorkerSupervisor:
         self.restarts = 0
         self.finished = 0  # runs the children reported done
         self.pid: int | None = None
-        self.state = "starting"
+        self.state = "not started (no workflow armed)"
 
     @property
     def ready(self) -> bool:
@@ -112,10 +112,15 @@ class WorkerSupervisor:
         return len(self._queue) + len(self._sent) + len(self._running)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._supervise(), name="atom-workflow-worker")
+        """Start the child (once): when the first workflow is armed, not before, so an Atom with no
+        workflows costs no second process (litellm alone is ~200 MB in each)."""
+        if self._task is None and not self._stopping:
+            self.state = "starting"
+            self._task = asyncio.create_task(self._supervise(), name="atom-workflow-worker")
 
     def submit(self, run_id: str, workflow_id: str, due_at: datetime, trigger: str) -> None:
         """A claimed run: sent to the child at once (queued while none is ready)."""
+        self.start()
         self._queue.append(Handoff(run_id, workflow_id, due_at, trigger))
         self._wake.set()
 
