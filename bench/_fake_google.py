@@ -12,9 +12,10 @@ The control server is a second aiohttp app on its own port, so its requests neve
 the fake's middleware and never count in its handler time:
 
     GET  /healthz
-    GET  /state                  {"server_seconds", "in_flight", "max_in_flight", "requests"}
-                                 server_seconds: the fake's own counter of wall time during which at
-                                 least one of its handlers was running (concurrent calls once)
+    GET  /state                  {"server_seconds", "cpu_seconds", "in_flight", "max_in_flight",
+                                 "requests"}. server_seconds: the fake's own counter of wall time
+                                 during which at least one of its handlers was running (concurrent
+                                 calls once); cpu_seconds: this process's CPU time so far
     POST /issue_token            {"scopes": [...], "lifetime": s|null} -> {"access", "refresh",
                                  "account", "token_lifetime"}
     POST /messages               {"subject", "sender", "body"} -> {"id"}
@@ -28,6 +29,7 @@ import asyncio
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,7 +44,8 @@ def control_app(google: FakeGoogle) -> web.Application:
         return web.json_response({"status": "ok"})
 
     async def state(_request):
-        return web.json_response({"server_seconds": google.server_seconds, "in_flight": google.in_flight,
+        return web.json_response({"server_seconds": google.server_seconds, "cpu_seconds": time.process_time(),
+                                  "in_flight": google.in_flight,
                                   "max_in_flight": google.max_in_flight, "requests": len(google.requests)})
 
     async def issue_token(request):

@@ -26,6 +26,12 @@ What it measures
        step - service: Atom's time per tool step, everything but the fake service (and the fake
        model, which is outside the step). It still holds the loopback TCP exchange and the fake's
        HTTP parsing and writing around its handlers, as it would hold the network to Google.
+       With the fake in its own process, two more rows: "fake_cpu", the CPU time the fake
+       process spent during the step (read from it before and after, less what answering one
+       state read costs), and "less_fake_cpu" = step - max(service, fake_cpu): the step without
+       anything the fake did, an estimate of what a remote Google would leave on this machine
+       (the fake's CPU sits on the step's critical path: Atom waits for its answer; on 2 cores it
+       also competes with Atom's threads). Meaningful without `--latency` only.
        Goal: own p50 <= 5 ms. Because "own" still holds the loopback HTTP exchanges and the
        thread hops, each step is followed by "bare": the very same Google requests made straight
        through googleapiclient in a worker thread with a fresh Http (no Atom code), and
@@ -117,8 +123,9 @@ class InProcessGoogle:
     async def set_delay(self, seconds: float) -> None:
         self.fake.delay = seconds
 
-    async def server_seconds(self) -> float:
-        return self.fake.server_seconds
+    async def state(self) -> tuple[float, float | None]:
+        """(handler seconds so far, the fake's CPU seconds so far: None, it shares the bench's process)."""
+        return self.fake.server_seconds, None
 
     async def in_flight(self) -> int:
         return self.fake.in_flight
@@ -182,8 +189,10 @@ class ProcessGoogle:
     async def set_delay(self, seconds: float) -> None:
         await self._call("POST", "/delay", {"seconds": seconds})
 
-    async def server_seconds(self) -> float:
-        return (await self._call("GET", "/state"))["server_seconds"]
+    async def state(self) -> tuple[float, float | None]:
+        """(handler seconds so far, the fake process's CPU seconds so far)."""
+        state = await self._call("GET", "/state")
+        return state["server_seconds"], state["cpu_seconds"]
 
     async def in_flight(self) -> int:
         return (await self._call("GET", "/state"))["in_flight"]
@@ -322,15 +331,26 @@ async def tool_steps(atom, providers, google, token, answers, Ask, ConversationS
     services: list[float] = []
     bares: list[float] = []
     tools: list[str] = []
+    fake_cpu: list[float] = []
+    # What the fake's CPU counter moves between two back-to-back state reads (answering one), to
+    # take off each step's reading: the median of 50.
+    idle = []
+    for _ in range(51):
+        idle.append((await google.state())[1])
+    idle_cpu = sorted(b - a for a, b in zip(idle[:-1], idle[1:], strict=True)) if idle[0] is not None else [0.0]
+    idle_cpu = idle_cpu[len(idle_cpu) // 2]
 
     async def timed(call, *a, **kw):
-        before_service = await google.server_seconds()
+        before_service, before_cpu = await google.state()
         started = time.perf_counter()
         try:
             return await original(call, *a, **kw)
         finally:
             steps.append(time.perf_counter() - started)
-            services.append(await google.server_seconds() - before_service)
+            after_service, after_cpu = await google.state()
+            services.append(after_service - before_service)
+            if before_cpu is not None:
+                fake_cpu.append(after_cpu - before_cpu - idle_cpu)
             tools.append(call.function.name.replace("__", "."))
             # The floor for the same requests, right after: machine-wide noise hits both alike.
             started = time.perf_counter()
@@ -352,6 +372,7 @@ async def tool_steps(atom, providers, google, token, answers, Ask, ConversationS
             services.clear()
             bares.clear()
             tools.clear()
+            fake_cpu.clear()
     loop._tool = original
     own = [s - v for s, v in zip(steps, services, strict=True)]
     over_bare = [s - b for s, b in zip(steps, bares, strict=True)]
@@ -360,8 +381,16 @@ async def tool_steps(atom, providers, google, token, answers, Ask, ConversationS
                        "own": ms([o for o, t in zip(own, tools, strict=True) if t == name]),
                        "bare": ms([b for b, t in zip(bares, tools, strict=True) if t == name])}
                 for name in sorted(set(tools))}
+    extra = {}
+    if fake_cpu:  # separate process only
+        # The fake's CPU holds its handlers' (~service, without --latency): take off the larger.
+        own_less_cpu = [s - max(v, c) for s, v, c in zip(steps, services, fake_cpu, strict=True)]
+        extra = {"fake_cpu": ms(fake_cpu), "less_fake_cpu": ms(own_less_cpu)}
+        for name, rows in per_tool.items():
+            rows["fake_cpu"] = ms([c for c, t in zip(fake_cpu, tools, strict=True) if t == name])
+            rows["less_fake_cpu"] = ms([o for o, t in zip(own_less_cpu, tools, strict=True) if t == name])
     return {"step": ms(steps), "service": ms(services), "own": ms(own), "bare": ms(bares), "over_bare": ms(over_bare),
-            "per_tool": per_tool}
+            "per_tool": per_tool, **extra}
 
 
 async def acks_under_load(atom, google, args, person) -> dict:
@@ -414,12 +443,18 @@ def print_report(report: dict) -> None:
     t = report["tool_steps"]
     print(f"Fake Google: {report['fake_google']}; load average at start {report['load_average']:.2f}")
     print(f"Tool steps (n={t['step']['count']}): ms      p50     p99     max")
-    for name in ("step", "service", "own", "bare", "over_bare"):
+    for name in ("step", "service", "own", "bare", "over_bare", "fake_cpu", "less_fake_cpu"):
+        if name not in t:
+            continue
         row = t[name]
-        print(f"  {name:<8}                {row['p50']:7.2f} {row['p99']:7.2f} {row['max']:7.2f}")
+        print(f"  {name:<17}       {row['p50']:7.2f} {row['p99']:7.2f} {row['max']:7.2f}")
     for name, rows in t["per_tool"].items():
         print(f"  {name:<20} step p50 {rows['step']['p50']:6.2f}  own p50 {rows['own']['p50']:6.2f}"
               f"  p99 {rows['own']['p99']:6.2f}  bare p50 {rows['bare']['p50']:6.2f}")
+    if "fake_cpu" in t:
+        each = ", ".join(f"{name} {rows['fake_cpu']['p50']:.2f} / {rows['less_fake_cpu']['p50']:.2f}"
+                         for name, rows in t["per_tool"].items())
+        print(f"  fake_cpu / less_fake_cpu p50 per tool: {each}")
     print(f"  goal: own p50 <= 5 ms -> {'met' if t['own']['p50'] <= 5 else 'NOT met'}"
           f" (step - the same requests made bare: {t['over_bare']['p50']:.2f} ms p50)")
     a = report["acks"]
