@@ -221,3 +221,33 @@ def test_redaction_masks_every_azure_form():
     assert AZURE_84 not in redact(f"key {AZURE_84}")
     assert AZURE_KEY[:8] not in redact(f"Api Key:{AZURE_KEY[:8]}***************")
     assert KEYS["openai"] not in redact(f"OPENAI_KEY_{KEYS['openai']}")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 1_000_000,  # one long run of letters without Azure's signature: was quadratic
+        "Ab12" * 250_000,
+        "sk-" + "a1" * 400_000,
+        "AIza" * 250_000,
+        "0123456789abcdef" * 60_000,
+        "a b " * 250_000,
+        "x" * 500_000 + "JQQJ99" + "y" * 500_000,
+    ],
+    ids=["letters", "mixed", "sk-run", "AIza-run", "hex", "spaced", "signature-in-a-run"],
+)
+async def test_a_huge_message_is_scanned_for_keys_in_linear_time(text):
+    """Hostile sizes (Slack allows ~1 MB bodies): the scan runs before the length check, on the
+    event loop, so it must not backtrack. A generous guard against a hang, not a speed test: a
+    quadratic pattern takes minutes here, the linear scan milliseconds."""
+    from bot.llm.providers import find_pasted_key
+
+    await asyncio.wait_for(asyncio.to_thread(find_pasted_key, text), 60)
+
+
+def test_the_azure_signature_needs_letters_or_digits_on_both_sides():
+    from bot.llm.providers import find_pasted_key
+
+    assert find_pasted_key(f"my key {AZURE_84}") == "azure"
+    assert find_pasted_key("codes: JQQJ99! and: AAABACOG.") is None
+    assert find_pasted_key("abcdefgJQQJ99abcd") is None  # seven before

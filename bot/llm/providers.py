@@ -249,7 +249,24 @@ _PREFIXED_KEYS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Azure OpenAI: 32 hex characters (not a 40-hex commit id or a 64-hex digest), or the newer
 # 84-character form (letters and digits, with Cognitive Services' "ACOG" signature inside).
 _AZURE_HEX = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32,39}(?![0-9A-Fa-f])")
-_AZURE_SIGNATURE = re.compile(r"[A-Za-z0-9]{8,}(?:JQQJ99|AAABACOG)[A-Za-z0-9]{4,}")
+# The signature with 8+ letters or digits before it and 4+ after. Found by the signature first,
+# then its neighbours checked: `[A-Za-z0-9]{8,}(?:…)` as one pattern backtracks through every
+# long run of letters without it, quadratic in the run (a 1 MB message held the loop for minutes).
+_AZURE_MARK = re.compile(r"JQQJ99|AAABACOG")
+
+
+def _ascii_alnum(text: str) -> bool:
+    return text.isascii() and text.isalnum()
+
+
+def _azure_signature(text: str) -> bool:
+    for mark in _AZURE_MARK.finditer(text):
+        before, after = text[max(0, mark.start() - 8) : mark.start()], text[mark.end() : mark.end() + 4]
+        if len(before) == 8 and len(after) == 4 and _ascii_alnum(before) and _ascii_alnum(after):
+            return True
+    return False
+
+
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.]{32,}")
 # A provider's name or the word key/secret/token nearby turns any random-looking token into a key.
 _KEY_CONTEXT = re.compile(
@@ -281,7 +298,7 @@ def _scan(text: str, *, joined: bool) -> str | None:
             return provider_id
     if any(_hex_key(m.group(), 4 if joined else 2) for m in _AZURE_HEX.finditer(text)):
         return "azure"
-    if _AZURE_SIGNATURE.search(text):
+    if _azure_signature(text):
         return "azure"
     if joined:
         return None
