@@ -139,7 +139,9 @@ class ConversationService:
         """(credentials, prefs) when the question goes to a model; else posts why not and returns None."""
         person = ask.person
         text = ask.text.strip()
-        pasted = find_pasted_key(text)
+        # A hostile size (Slack allows ~1 MB) is scanned off the loop: ~0.1 s of regex per MB.
+        long = len(text) > MAX_QUESTION_CHARS
+        pasted = await asyncio.to_thread(find_pasted_key, text) if long else find_pasted_key(text)
         if pasted:
             # Never sent to a model, never stored: only a warning goes back.
             await reply.post(pasted_key_text(CATALOG.get(pasted)), pasted_key_blocks(pasted))
@@ -147,7 +149,7 @@ class ConversationService:
         if not text:
             await reply.post("Ask me anything: type your question after `/atom` or in a message to me.")
             return None
-        if len(text) > MAX_QUESTION_CHARS:
+        if long:
             await reply.post(
                 f"That message is {len(text):,} characters; I can take up to {MAX_QUESTION_CHARS:,}. "
                 "Please shorten it or split it into parts."
