@@ -527,9 +527,11 @@ async def bench(args: argparse.Namespace) -> dict:
                 registry = server.runtime.metrics.registry
                 handler_errors = registry.get_sample_value("atom_handler_errors_total") or 0
                 duplicates = registry.get_sample_value("atom_duplicate_events_total") or 0
+                gc_max = registry.get_sample_value("atom_gc_pause_max_seconds") or 0
             else:
                 handler_errors = await atom_proc.metric("atom_handler_errors_total")
                 duplicates = await atom_proc.metric("atom_duplicate_events_total")
+                gc_max = await atom_proc.metric("atom_gc_pause_max_seconds")
             report["bare"] = results["bare"].summary() | {
                 "warmup_statuses": {str(k): v for k, v in warm["bare"].items()},
             }
@@ -541,6 +543,7 @@ async def bench(args: argparse.Namespace) -> dict:
                 "last_drain_s": drain_s,
                 "slack_calls": dict(Counter(c.method for c in slack.calls)),
                 "handler_errors": handler_errors,
+                "gc_pause_max_ms": gc_max * 1000,
                 "duplicate_events": duplicates,
             }
             report["warmup_slack_calls"] = dict(warmup_slack_calls)
@@ -617,7 +620,8 @@ def print_report(r: dict) -> None:
     print(f"  Slack calls Atom made during the run: {a['slack_calls']}")
     print(
         f"  Atom listener errors: {a['handler_errors']:.0f}, redeliveries skipped: {a['duplicate_events']:.0f}, "
-        f"last drain after the final ack: {a['last_drain_s'] * 1000:.0f} ms"
+        f"last drain after the final ack: {a['last_drain_s'] * 1000:.0f} ms, "
+        f"longest garbage collector pause since start: {a['gc_pause_max_ms']:.1f} ms"
     )
     if r.get("servers") == "in this process":
         print(
