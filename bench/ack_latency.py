@@ -365,9 +365,11 @@ class ServerProcess:
     bench's bookkeeping then stay off its event loop. CPU is read from /proc for that process only."""
 
     def __init__(
-        self, argv: list[str], env: dict[str, str], port: int, cwd: str, log_path: Path | None = None
+        self, argv: list[str], env: dict[str, str], port: int, cwd: str, log_path: Path | None = None,
+        cpus: set[int] | None = None,
     ):
         self.argv, self.env, self.port, self.cwd = argv, env, port, cwd
+        self.cpus = cpus  # run on these CPUs only (--pin)
         self.log_path = log_path  # where its output goes (default: nowhere)
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -383,6 +385,7 @@ class ServerProcess:
                 cwd=self.cwd,
                 stdout=output,
                 stderr=output,
+                preexec_fn=(lambda: os.sched_setaffinity(0, self.cpus)) if self.cpus else None,
             )
         deadline = time.perf_counter() + timeout
         async with aiohttp.ClientSession() as http:
@@ -406,6 +409,24 @@ class ServerProcess:
                 if line.startswith(name + " "):
                     return float(line.split()[1])
         return 0.0
+
+    async def gc_pauses(self) -> dict[str, tuple[float, float, float]]:
+        """Per generation: (collections, seconds paused, collections that paused over 10 ms)."""
+        found: dict[str, list[float]] = {}
+        async with aiohttp.ClientSession() as http, http.get(f"{self.url}/metrics") as r:
+            for line in (await r.text()).splitlines():
+                if not line.startswith("atom_gc_pause_seconds"):
+                    continue
+                name, value = line.rsplit(" ", 1)
+                generation = name.split('generation="')[1].split('"')[0] if 'generation="' in name else "?"
+                row = found.setdefault(generation, [0.0, 0.0, 0.0, 0.0])
+                if name.startswith("atom_gc_pause_seconds_count"):
+                    row[0] = float(value)
+                elif name.startswith("atom_gc_pause_seconds_sum"):
+                    row[1] = float(value)
+                elif 'le="0.01"' in name:
+                    row[3] = float(value)
+        return {g: (c, t, c - under) for g, (c, t, _, under) in found.items()}
 
     async def stop(self) -> None:
         if self.proc and self.proc.returncode is None:
@@ -445,6 +466,7 @@ async def bench(args: argparse.Namespace) -> dict:
         "rounds": args.rounds,
         "client": args.client,
         "load_average": os.getloadavg()[0],
+        "pinned": sorted(args.server_cpus) if args.server_cpus else None,
     }
     results = {name: RunResult(name) for name in TARGETS}
     tags = {"bare": "B", "atom": "A"}
@@ -477,12 +499,14 @@ async def bench(args: argparse.Namespace) -> dict:
                 env,
                 bare_port,
                 tmp.name,
+                cpus=args.server_cpus,
             ).start()
             atom_proc = await ServerProcess(
                 [sys.executable, "-m", "bot", "run", "--http"],
                 {**atom_env, "ATOM_PORT": str(atom_port)},
                 atom_port,
                 str(REPO_ROOT),
+                cpus=args.server_cpus,
             ).start()
             urls = {"bare": f"{bare_proc.url}/slack/events", "atom": f"{atom_proc.url}/slack/events"}
             await asyncio.sleep(8)  # let Atom finish importing litellm in the background, as after any start
@@ -505,6 +529,7 @@ async def bench(args: argparse.Namespace) -> dict:
             warmup_slack_calls = Counter(c.method for c in slack.calls)
             slack.reset()
 
+            gc_before = await atom_proc.gc_pauses() if atom_proc is not None else {}
             offsets = {name: 0 for name in TARGETS}
             drain_s = 0.0
             for r, size in enumerate(segments(args.events, args.rounds)):
@@ -532,6 +557,11 @@ async def bench(args: argparse.Namespace) -> dict:
                 handler_errors = await atom_proc.metric("atom_handler_errors_total")
                 duplicates = await atom_proc.metric("atom_duplicate_events_total")
                 gc_max = await atom_proc.metric("atom_gc_pause_max_seconds")
+                gc_after = await atom_proc.gc_pauses()
+                gc_run = {
+                    g: tuple(a - b for a, b in zip(after, gc_before.get(g, (0.0, 0.0, 0.0)), strict=True))
+                    for g, after in gc_after.items()
+                }
             report["bare"] = results["bare"].summary() | {
                 "warmup_statuses": {str(k): v for k, v in warm["bare"].items()},
             }
@@ -544,6 +574,7 @@ async def bench(args: argparse.Namespace) -> dict:
                 "slack_calls": dict(Counter(c.method for c in slack.calls)),
                 "handler_errors": handler_errors,
                 "gc_pause_max_ms": gc_max * 1000,
+                "gc_during_run": gc_run if server is None else {},
                 "duplicate_events": duplicates,
             }
             report["warmup_slack_calls"] = dict(warmup_slack_calls)
@@ -623,6 +654,11 @@ def print_report(r: dict) -> None:
         f"last drain after the final ack: {a['last_drain_s'] * 1000:.0f} ms, "
         f"longest garbage collector pause since start: {a['gc_pause_max_ms']:.1f} ms"
     )
+    for generation, (count, seconds, over) in sorted(a.get("gc_during_run", {}).items()):
+        print(
+            f"  during the run, generation {generation} collections: {count:.0f}, "
+            f"{seconds * 1000:.1f} ms paused in all, {over:.0f} over 10 ms"
+        )
     if r.get("servers") == "in this process":
         print(
             "Note: the fake Slack runs in this process, on the servers' loop: its answers to Atom's "
@@ -633,6 +669,11 @@ def print_report(r: dict) -> None:
             "Servers: Atom (`python -m bot run --http`, SQLite) and the bare app each ran in a process of "
             "their own; the fake Slack and the load generator ran in two others. CPU is the server's own."
         )
+        if r.get("pinned"):
+            print(
+                f"      Pinned (--pin): each server on CPU {r['pinned']}, the fake Slack and the load "
+                "generator on the others (one at a time under load, so each server had that CPU to itself)."
+            )
     if r["client"] == "loop":
         print("      With --client loop, the load generator's own CPU is in both targets' figures too.")
 
@@ -673,8 +714,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run both servers on the bench's own loop, beside the fake Slack (default: each its own process)",
     )
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="servers on the last CPU, the bench (fake Slack, load generator) on the others, so the "
+        "fake Slack's work for Atom's replies does not take the server's CPU (default: on with 2+ CPUs)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead")
     args = parser.parse_args(argv)
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if args.pin is None:
+        args.pin = len(cpus) >= 2 and not args.in_process
+    args.server_cpus = {cpus[-1]} if args.pin else None
+    if args.pin:
+        os.sched_setaffinity(0, set(cpus[:-1]))  # this process and the generator it spawns
     if args.events < 1 or args.warmup < 1 or args.rate <= 0 or not 1 <= args.rounds <= args.events:
         parser.error("--events, --warmup and --rounds must be at least 1 (rounds <= events), --rate positive")
     return run_and_report(bench, args, print_report)
