@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -115,6 +116,8 @@ class ConversationService:
             metrics.waiting.set(waiting)
 
         self._tasks: set[asyncio.Task] = set()
+        # A lock per conversation in use; gone when no answer holds or waits for it.
+        self._conversations: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self.admission = AdaptiveAdmission(on_tick=on_tick)
         metrics.start_rate.set(self.admission.rate)
 
@@ -175,6 +178,15 @@ class ConversationService:
             if ask.use_history
             else Conversation(thread_key(ask.channel, ask.thread_ts))
         )
+        # One answer at a time per conversation: a reply typed while the previous answer is still
+        # streaming waits for it, so that it reads the exchange it follows (attacker finding).
+        lock = self._conversations.setdefault((person.team_id, conversation.key), asyncio.Lock())
+        async with lock:
+            return await self._in_conversation(ask, reply, credentials, prefs, conversation)
+
+    async def _in_conversation(self, ask: Ask, reply: Reply, credentials, prefs, conversation):
+        person = ask.person
+        text = ask.text.strip()
         key = conversation.key
         history = await self.memory.history(person, key) if ask.use_history else []
         if ask.use_history and not history and hasattr(reply, "new_thread"):

@@ -44,6 +44,21 @@ async def test_a_reply_in_the_thread_under_a_dm_answer_carries_the_first_questio
     assert FIRST in contents and contents[-1] == "Now add type hints"
 
 
+async def test_a_reply_sent_while_the_first_answer_streams_waits_for_it_and_carries_it(atom_sqlite):
+    from tests.fakes.providers import Behaviour
+
+    await give_keys(atom_sqlite, "openai")
+    atom_sqlite.providers.script("openai", Behaviour(delay=1.0))  # the first answer takes a while
+    first = payloads.message_im_event(FIRST)
+    await atom_sqlite.client.event(first)
+    await atom_sqlite.providers.wait_for_requests(1, "openai")  # the first answer is under way
+    await atom_sqlite.client.event(payloads.message_im_event("Now add type hints", thread_ts=first["ts"]))
+    await answered(atom_sqlite, 2)
+    contents = [m["content"] for m in sent_messages(atom_sqlite)]
+    assert FIRST in contents and contents[-1] == "Now add type hints"
+    assert len(contents) >= 3  # the first answer too, not only the question
+
+
 async def test_a_reply_in_a_channel_thread_under_an_answer_carries_the_question(atom_sqlite):
     await give_keys(atom_sqlite, "openai")
     mention = payloads.app_mention_event(f"<@UBOT> {FIRST}", channel="C7")
