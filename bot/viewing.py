@@ -13,12 +13,16 @@ What a person views changes every few seconds and matters only now, so it is kep
 
 from __future__ import annotations
 
+import asyncio
+import math
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 
+from bot.delivery import TRANSIENT_ERRORS, DeliveryPolicy, classify, retrying_sibling, wait_before_retry
 from bot.identity import Person
 
 CHANNEL = "slack#/types/channel_id"
@@ -32,8 +36,9 @@ MEMBER_PAGES = 20  # 20 pages of 1,000 members: the person is found long before 
 MAX_TRANSCRIPT_CHARS = 30_000  # room for the instruction and question under the 40,000 a question may hold
 
 NOTHING_VIEWED = (
-    "I don't know what you're looking at right now. Open the channel or thread you mean, then ask "
-    "me again from there — or paste the text here."
+    "I can't tell what you're looking at: Slack didn't say which channel or thread it is. Open the "
+    "channel or thread you mean and ask me again from there, mention @Atom in that thread, or paste "
+    "the text here."
 )
 NOT_READABLE = "I can't read canvases or lists yet. Open a channel or a thread and ask me again."
 CANNOT_SEE = (
@@ -47,6 +52,17 @@ _ABOUT = re.compile(
 )
 _OWN_MATERIAL = re.compile(r":\s*\S.{20,}")
 _POINTING = re.compile(r"\b(this|here|these)\b|^\W*(summari[sz]e|recap|tl;?dr|catch me up)\W*$")
+# What Slack's ids and message timestamps look like; anything else in an entity is unusable.
+SLACK_ID = re.compile(r"[A-Z][A-Z0-9]{1,31}")
+MESSAGE_TS = re.compile(r"\d{1,12}\.\d{1,9}")
+
+
+def _slack_id(value) -> str | None:
+    return value if isinstance(value, str) and SLACK_ID.fullmatch(value) else None
+
+
+def _ts(value) -> str | None:
+    return value if isinstance(value, str) and MESSAGE_TS.fullmatch(value) else None
 
 
 @dataclass(frozen=True)
@@ -83,18 +99,22 @@ class Membership:
     person: bool
 
 
-def parse_context(context: dict | None) -> list[Viewed]:
-    """`app_context_changed`'s `context` → what is viewed, most relevant first (unknown kinds skipped)."""
+def parse_context(context) -> list[Viewed]:
+    """`app_context_changed`'s `context` → what is viewed, most relevant first. Unknown kinds and
+    malformed entities (a value of the wrong shape, an id or ts that is not Slack's) are skipped."""
+    entities = context.get("entities") if isinstance(context, dict) else None
     viewed: list[Viewed] = []
-    for entity in (context or {}).get("entities") or []:
+    for entity in entities if isinstance(entities, list) else []:
         if not isinstance(entity, dict):
             continue
         kind, value = entity.get("type"), entity.get("value")
-        if kind == CHANNEL and isinstance(value, str) and value:
+        if kind == CHANNEL and _slack_id(value):
             viewed.append(Viewed("channel", channel_id=value))
-        elif kind == MESSAGE and isinstance(value, dict) and value.get("channel_id") and value.get("message_ts"):
-            viewed.append(Viewed("thread", channel_id=str(value["channel_id"]), message_ts=str(value["message_ts"])))
-        elif kind in (CANVAS, LIST) and isinstance(value, str) and value:
+        elif kind == MESSAGE and isinstance(value, dict):
+            channel, ts = _slack_id(value.get("channel_id")), _ts(value.get("message_ts"))
+            if channel and ts:
+                viewed.append(Viewed("thread", channel_id=channel, message_ts=ts))
+        elif kind in (CANVAS, LIST) and _slack_id(value):
             viewed.append(Viewed("canvas" if kind == CANVAS else "list", object_id=value))
     return viewed
 
@@ -120,21 +140,88 @@ class ViewMemory:
         while len(self._views) > self._limit:
             self._views.popitem(last=False)
 
-    def get(self, person: Person) -> list[Viewed]:
-        return self._views.get(person, [])
+    def get(self, person: Person) -> list[Viewed] | None:
+        """What the person's latest context held; [] when it held nothing usable, None when
+        Slack has sent none for them (in this process)."""
+        return self._views.get(person)
+
+
+class SlackUnanswered(Exception):
+    """A read Slack did not answer (5xx, timeout, no connection, or rate-limited past what Atom
+    waits). `retry_after`: the seconds Slack asked for, when it rate-limited."""
+
+    def __init__(self, method: str, kind: str, retry_after: float | None = None):
+        super().__init__(f"{method}: {kind}")
+        self.method, self.kind, self.retry_after = method, kind, retry_after
+        self.place: str | None = None  # the channel's name, once known
+
+
+class _Refused(Exception):
+    def __init__(self, error: str):
+        super().__init__(error)
+        self.error = error
+
+
+def unanswered_text(exc: SlackUnanswered, place: str) -> str:
+    """One sentence for the person: Slack's fault, and when to try again."""
+    if exc.kind == "rate_limited":
+        seconds = math.ceil(exc.retry_after) if exc.retry_after else 60
+        return (
+            f"Slack is rate-limiting reads of {place} right now. "
+            f"Please try again in {seconds} second{'s' if seconds != 1 else ''}."
+        )
+    return f"Slack did not answer when I tried to read {place}. Please try again in a minute."
+
+
+def checking_text(exc: SlackUnanswered, channel: str, name: str | None = None) -> str:
+    """A membership check Slack did not answer: never blamed on membership."""
+    place = name or exc.place or f"<#{channel}>"
+    if exc.kind == "rate_limited":
+        return unanswered_text(exc, place)
+    if exc.kind == "refused":
+        return f"Slack would not tell me who is in {place}, so I won't read it. Please try again in a minute."
+    return f"Slack did not answer when I checked who is in {place}. Please try again in a minute."
 
 
 class ViewReader:
-    """Reads a viewed channel or thread through the Slack Web API with Atom's own token."""
+    """Reads a viewed channel or thread through the Slack Web API with Atom's own token.
 
-    def __init__(self, client):
-        self.client = client
+    Reads go through a client without slack_sdk's retry handlers (bot/delivery.py): a Retry-After
+    is honoured only up to `policy.max_wait`; a longer one is reported to the person at once."""
+
+    def __init__(self, client, policy: DeliveryPolicy | None = None, *, sleep=asyncio.sleep):
+        self.policy = policy or DeliveryPolicy()
+        self.client = retrying_sibling(client, self.policy.timeout)
+        self._sleep = sleep
+
+    async def _call(self, method: str, **params) -> dict:
+        """One read, retried while Slack only asks for patience Atom can afford."""
+        tries = self.policy.attempts
+        for attempt in range(1, tries + 1):
+            try:
+                async with asyncio.timeout(self.policy.timeout):
+                    response = await self.client.api_call(method, http_verb="GET", params=params)
+                return response.data if isinstance(response.data, dict) else {}
+            except (SlackApiError, TimeoutError, aiohttp.ClientError) as exc:
+                kind, error, _ambiguous, retry_after = classify(exc)
+            if kind == "refused" and error not in TRANSIENT_ERRORS:
+                raise _Refused(error)
+            if kind == "refused":
+                kind = "rate_limited" if error == "ratelimited" else "server_error"
+            too_long = kind == "rate_limited" and retry_after is not None and retry_after > self.policy.max_wait
+            if too_long or attempt == tries:
+                raise SlackUnanswered(method, kind, retry_after)
+            await self._sleep(wait_before_retry(attempt, retry_after, self.policy))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def read(self, person: Person, viewed: Viewed) -> Reading | Refusal:
         if viewed.kind not in ("channel", "thread"):
             return Refusal(NOT_READABLE)
         channel = viewed.channel_id
-        seen = await self.membership(person, channel)
+        try:
+            seen = await self.membership(person, channel)
+        except SlackUnanswered as exc:
+            return Refusal(checking_text(exc, channel))
         if seen is None:
             return Refusal(CANNOT_SEE)
         name = seen.name
@@ -147,14 +234,16 @@ class ViewReader:
             return Refusal(f"You're not a member of {name}, so I won't read it for you.")
         try:
             if viewed.kind == "thread":
-                response = await self.client.conversations_replies(
-                    channel=channel, ts=viewed.message_ts, limit=THREAD_MESSAGES
+                response = await self._call(
+                    "conversations.replies", channel=channel, ts=viewed.message_ts, limit=THREAD_MESSAGES
                 )
                 messages = list(response.get("messages") or [])
             else:
-                response = await self.client.conversations_history(channel=channel, limit=CHANNEL_MESSAGES)
+                response = await self._call("conversations.history", channel=channel, limit=CHANNEL_MESSAGES)
                 messages = list(reversed(response.get("messages") or []))  # oldest first
-        except SlackApiError:
+        except SlackUnanswered as exc:
+            return Refusal(unanswered_text(exc, name))
+        except _Refused:
             return Refusal(f"Slack would not let me read {name} just now. Please try again in a minute.")
         lines = [_line(m) for m in messages if m.get("text") and m.get("subtype") in (None, "thread_broadcast", "bot_message")]
         place = name if viewed.kind == "channel" else f"a thread in {name}"
@@ -162,23 +251,34 @@ class ViewReader:
 
     async def membership(self, person: Person, channel: str) -> Membership | None:
         """Whether Atom and the person are in `channel`; None when Atom cannot see it at all.
-        Also what a workflow checks before posting in a channel (bot/workflows/delivery.py)."""
-        try:
-            info = (await self.client.conversations_info(channel=channel)).get("channel") or {}
-        except SlackApiError:
+        Raises SlackUnanswered when Slack did not answer (its `place` names the channel when
+        known). Also what a workflow checks before posting in a channel (bot/workflows/delivery.py)."""
+        if not SLACK_ID.fullmatch(channel or ""):
             return None
+        try:
+            info = (await self._call("conversations.info", channel=channel)).get("channel") or {}
+        except _Refused:
+            return None  # channel_not_found and the like: Slack answered, and Atom cannot see it
         name = f"#{info['name']}" if info.get("name") else f"<#{channel}>"
         if not info.get("is_member"):
             return Membership(name, atom=False, person=False)  # the member list is not asked for
-        return Membership(name, atom=True, person=await self._is_member(channel, person.user_id))
+        try:
+            person_in = await self._is_member(channel, person.user_id)
+        except SlackUnanswered as exc:
+            exc.place = exc.place or name
+            raise
+        return Membership(name, atom=True, person=person_in)
 
     async def _is_member(self, channel: str, user_id: str) -> bool:
         cursor = None
         for _ in range(MEMBER_PAGES):
+            params = {"channel": channel, "limit": 1000}
+            if cursor:
+                params["cursor"] = cursor
             try:
-                response = await self.client.conversations_members(channel=channel, limit=1000, cursor=cursor)
-            except SlackApiError:
-                return False  # cannot confirm: refuse rather than read
+                response = await self._call("conversations.members", **params)
+            except _Refused as exc:  # cannot confirm: refuse, saying why (never "not a member")
+                raise SlackUnanswered("conversations.members", "refused") from exc
             if user_id in (response.get("members") or []):
                 return True
             cursor = (response.get("response_metadata") or {}).get("next_cursor")

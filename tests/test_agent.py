@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 
 from bot.handlers.agent import SUGGESTED_PROMPTS, VIEWING_PROMPTS
+from bot.viewing import NOTHING_VIEWED
 from tests.fakes import payloads
 from tests.fakes.providers import Behaviour
+from tests.fakes.slack import Fault
 from tests.keyhelpers import give_keys, settle, steps_text, streamed_text, task_cards
 from tests.test_failover import order
 
@@ -130,6 +132,92 @@ async def test_a_channel_atom_may_not_read_gets_one_clear_sentence(atom_sqlite, 
     assert expected in post.params["text"]
     assert atom.slack.calls_to("conversations.history") == []
     assert atom.providers.requests == []  # no guess: no model was asked
+
+
+async def refused_with(atom, entities, question="summarize this") -> str:
+    """The one sentence Atom posts instead of reading (nothing read, no model asked)."""
+    await atom.client.event(payloads.app_context_changed_event("U1", entities=entities))
+    await atom.client.event(payloads.message_im_event(question))
+    [post] = await atom.slack.wait_for("chat.postMessage", timeout=20)
+    await settle(atom)
+    assert atom.providers.requests == []
+    return post.params["text"]
+
+
+async def test_a_long_retry_after_on_the_read_is_told_at_once_not_slept_on(atom_sqlite):
+    atom = atom_sqlite
+    await give_keys(atom, "openai")
+    atom.slack.messages["C5"] = [{"type": "message", "user": "U2", "text": "News.", "ts": "1700000400.000100"}]
+    atom.slack.inject("conversations.history", Fault("429", retry_after=30), times=5)
+    text = await refused_with(atom, [payloads.channel_entity("C5")])
+    assert "Slack is rate-limiting reads of #channel-c5" in text and "try again in 30 seconds" in text
+    # Asked once: Retry-After 30 is past ATOM_SLACK_MAX_WAIT (5 s), so neither Atom nor slack_sdk waited.
+    assert len(atom.slack.calls_to("conversations.history")) == 1
+
+
+async def test_a_short_retry_after_on_the_read_is_honoured_and_the_answer_comes(atom_sqlite):
+    atom = atom_sqlite
+    await give_keys(atom, "openai")
+    atom.slack.messages["C5"] = [{"type": "message", "user": "U2", "text": "News.", "ts": "1700000400.000100"}]
+    atom.slack.inject("conversations.history", Fault("429", retry_after=1), times=1)
+    await atom.client.event(payloads.app_context_changed_event("U1", entities=[payloads.channel_entity("C5")]))
+    await atom.client.event(payloads.message_im_event("summarize this"))
+    await answered(atom)
+    assert len(atom.slack.calls_to("conversations.history")) == 2
+    assert "News." in atom.providers.requests_for("openai")[0].body
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [
+        ("conversations.members", "Slack did not answer when I checked who is in #channel-c6"),
+        ("conversations.info", "Slack did not answer when I checked who is in <#C6>"),
+    ],
+)
+async def test_a_failed_membership_check_says_slack_did_not_answer(atom_sqlite, method, expected):
+    atom = atom_sqlite
+    await give_keys(atom, "openai")
+    atom.slack.inject(method, Fault("500"), times=5)
+    text = await refused_with(atom, [payloads.channel_entity("C6")])
+    assert expected in text and "try again" in text
+    assert "not a member" not in text and "private" not in text  # never the wrong reason
+    assert atom.slack.calls_to("conversations.history") == []
+
+
+@pytest.mark.parametrize(
+    "entities",
+    [
+        [payloads.channel_entity("C1&channel=C2")],
+        [payloads.channel_entity("C" * 100_000)],
+        [payloads.message_entity("C5", "1700000400.000100&inclusive=true")],
+        [{"type": "slack#/types/channel_id", "value": {"id": "C5"}}],
+        [{"type": "slack#/types/channel_id", "value": ["C5"]}],
+        [{"type": "slack#/types/channel_id", "value": 5}],
+        ["C5", None],
+        [{"type": "slack#/types/unknown", "value": "C5"}],
+    ],
+    ids=["injected-param", "huge-id", "bad-ts", "dict", "list", "int", "not-entities", "unknown-type"],
+)
+async def test_an_unusable_context_is_said_plainly_not_answered_from_an_older_one(atom_sqlite, entities):
+    atom = atom_sqlite
+    await give_keys(atom, "openai")
+    atom.slack.messages["C5"] = [{"type": "message", "user": "U2", "text": "Old place.", "ts": "1700000400.000100"}]
+    # An earlier, good context: the malformed one after it replaces it.
+    await atom.client.event(payloads.app_context_changed_event("U1", entities=[payloads.channel_entity("C5")]))
+    assert await refused_with(atom, entities) == NOTHING_VIEWED
+    assert not [c for c in atom.slack.calls if c.method.startswith("conversations.")]  # nothing reached Slack
+
+
+async def test_entities_given_as_a_dict_are_unusable_too(atom_sqlite):
+    atom = atom_sqlite
+    await give_keys(atom, "openai")
+    event = payloads.app_context_changed_event("U1")
+    event["context"] = {"entities": {"type": "slack#/types/channel_id", "value": "C5"}}
+    await atom.client.event(event)
+    await atom.client.event(payloads.message_im_event("what did I miss here?"))
+    [post] = await atom.slack.wait_for("chat.postMessage", timeout=20)
+    assert post.params["text"] == NOTHING_VIEWED
+    assert not [c for c in atom.slack.calls if c.method.startswith("conversations.")]
 
 
 async def test_the_member_check_pages_through_a_big_channel(atom_sqlite):

@@ -13,10 +13,19 @@ import logging
 from slack_sdk.errors import SlackApiError
 
 from bot.conversations import Ask
+from bot.delivery import DeliveryPolicy
 from bot.handlers.once import first_delivery
 from bot.identity import Person
 from bot.runtime import Runtime
-from bot.viewing import Reading, ViewMemory, ViewReader, parse_context, question_about, refers_to_view
+from bot.viewing import (
+    NOTHING_VIEWED,
+    Reading,
+    ViewMemory,
+    ViewReader,
+    parse_context,
+    question_about,
+    refers_to_view,
+)
 from bot.views.steps import reading as reading_step
 
 log = logging.getLogger(__name__)
@@ -77,13 +86,19 @@ async def _suggest(set_suggested_prompts, prompts) -> None:
         log.info("could not set suggested prompts: %s", exc.response.get("error"))
 
 
-async def about_view(ask: Ask, reply, views: ViewMemory, client) -> Ask | None:
+async def about_view(
+    ask: Ask, reply, views: ViewMemory, client, policy: DeliveryPolicy | None = None
+) -> Ask | None:
     """A DM about what the person is viewing becomes a question with that conversation in it, or
-    a clear refusal (then None). Anything else, or nothing viewed, is left as it is."""
+    a clear refusal (then None). Anything else, or no context ever sent, is left as it is; a latest
+    context with nothing usable in it is said plainly (never answered from an older one)."""
     viewed = views.get(ask.person)
-    if not viewed or not refers_to_view(ask.text):
+    if viewed is None or not refers_to_view(ask.text):
         return ask
-    result = await ViewReader(client).read(ask.person, viewed[0])
+    if not viewed:
+        await reply.post(NOTHING_VIEWED)
+        return None
+    result = await ViewReader(client, policy).read(ask.person, viewed[0])
     if not isinstance(result, Reading):
         await reply.post(result.text)
         return None

@@ -78,7 +78,7 @@ def register(surface, runtime: Runtime, conversations: ConversationService, view
                 set_title=lambda question: set_title(" ".join(question.split())[:TITLE_LIMIT] or "New chat"),
                 policy=runtime.delivery_policy,
             )
-            ask = await about_view(Ask(person, text, channel, thread_ts, "assistant"), reply, views, client)
+            ask = await about_view(Ask(person, text, channel, thread_ts, "assistant"), reply, views, client, runtime.delivery_policy)
             if ask is not None:
                 await conversations.respond(ask, reply)
 

@@ -47,7 +47,7 @@ def register(
         )
         async with runtime.inflight.hold():
             if where == "dm":
-                ask = await about_view(ask, reply, views, client)
+                ask = await about_view(ask, reply, views, client, runtime.delivery_policy)
             if ask is not None:
                 await conversations.respond(ask, reply)
 

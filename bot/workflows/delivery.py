@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.identity import Person
 from bot.slack_client import build_client
-from bot.viewing import ViewReader
+from bot.viewing import SlackUnanswered, ViewReader
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,11 @@ class SlackDelivery:
         The plan's channel comes from a model answer (steerable by what it read), so neither the
         preview nor Enable alone is trusted: Enable and every run ask Slack again."""
         client = await self._client(person.enterprise_id, person.team_id)
-        seen = await ViewReader(client).membership(person, channel)
+        try:
+            seen = await ViewReader(client, self.runtime.delivery_policy).membership(person, channel)
+        except SlackUnanswered as exc:  # never blamed on membership: Slack did not say
+            where = exc.place or f"<#{channel}>"
+            raise DeliveryFailed(f"Slack did not answer when Atom checked who is in {where}; try again.") from None
         if seen is None:
             raise DeliveryFailed(f"Atom can't see <#{channel}>, so it won't post there.")
         if not seen.atom:
