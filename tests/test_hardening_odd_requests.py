@@ -173,3 +173,20 @@ async def test_someone_elses_share_click_is_told_only_the_asker_can_share(atom_s
     [said] = await atom_sqlite.slack.wait_for("response_url")
     assert said.params["text"] == "Only the person who asked can share this answer."
     assert atom_sqlite.slack.calls_to("chat.postMessage") == []
+
+
+async def test_a_dm_with_a_lone_surrogate_is_answered_normally(atom_sqlite):
+    """JSON may escape half a surrogate pair (`\\ud800`); no UTF-8 encoder takes it. It becomes
+    U+FFFD where the question enters Atom, and the DM gets an ordinary answer."""
+    await give_keys(atom_sqlite, "openai")
+    atom_sqlite.providers.reply["openai"] = "Hello back."
+    event = payloads.message_im_event("hi\ud800 there \udfff!")
+    resp = await atom_sqlite.client.event(event)
+    assert resp.status == 200
+    await eventually(lambda: any("Hello back." in m.get("text", "") for m in atom_sqlite.slack.visible("D1")))
+    await settle(atom_sqlite)
+    [request] = atom_sqlite.providers.requests
+    assert "hi\ufffd there \ufffd!" in json.dumps(request.json, ensure_ascii=False)
+    said = [m["text"] for m in atom_sqlite.slack.visible("D1") if m.get("bot_id")]
+    assert not any("Sorry" in text for text in said), said
+    assert atom_sqlite.runtime.metrics.handler_errors._value.get() == 0
