@@ -190,3 +190,45 @@ async def test_a_dm_with_a_lone_surrogate_is_answered_normally(atom_sqlite):
     said = [m["text"] for m in atom_sqlite.slack.visible("D1") if m.get("bot_id")]
     assert not any("Sorry" in text for text in said), said
     assert atom_sqlite.runtime.metrics.handler_errors._value.get() == 0
+
+
+def _nest(levels: int, opening: str = '{"a":', closing: str = "}") -> str:
+    return opening * levels + "1" + closing * levels
+
+
+def _event_with(placeholder_for: str, nested: str) -> str:
+    event = payloads.message_im_event("@@" if placeholder_for == "text" else "hi")
+    if placeholder_for == "blocks":
+        event["blocks"] = "@@"
+    return json.dumps(payloads.event_callback(event)).replace('"@@"', nested)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (_nest(100_000), "application/json"),  # json.loads alone raises RecursionError
+        (_nest(3000, "[", "]"), "application/json"),
+        ("[" * 200_000, "application/json"),  # never closed
+        (_event_with("blocks", _nest(5000, "[", "]")), "application/json"),
+        (_event_with("text", _nest(3000)), "application/json"),
+        (_event_with("blocks", _nest(70, "[", "]")), "application/json"),  # just over the limit
+        (urlencode({"payload": _nest(20_000)}), FORM),
+        (urlencode({"payload": json.dumps(_action(view="@@")).replace('"@@"', _nest(5000))}), FORM),
+    ],
+    ids=["object", "list", "unclosed", "blocks", "text", "just-over", "payload", "view-in-payload"],
+)
+async def test_deeply_nested_json_is_refused_with_a_clear_error(atom_sqlite, body, content_type):
+    resp = await atom_sqlite.client.post(body, content_type)
+    assert resp.status == 400, resp.text
+    assert "nested more than 64 levels" in resp.json["error"]
+
+
+async def test_nesting_inside_strings_and_within_the_limit_is_accepted(atom_sqlite):
+    await give_keys(atom_sqlite, "openai")
+    atom_sqlite.providers.reply["openai"] = "Brackets seen."
+    text = "[[[{{{" * 50 + ' \\" ' + "]]]" * 50  # brackets and an escaped quote in the text
+    event = payloads.message_im_event(text)
+    event["blocks"] = json.loads(_nest(28, '[{"elements":', "}]"))
+    resp = await atom_sqlite.client.event(event)
+    assert resp.status == 200, resp.text
+    await eventually(lambda: any("Brackets seen." in m.get("text", "") for m in atom_sqlite.slack.visible("D1")))
