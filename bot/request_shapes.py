@@ -83,6 +83,68 @@ def nesting_problem(raw: str) -> str | None:
     return f"JSON nested more than {MAX_DEPTH} levels deep"
 
 
+# The fields Atom's event listeners (and Bolt's matchers before them) read, by event type, with
+# the type Slack always sends: (path in the event, kind, required). A nested path is checked
+# only when its parent is an object.
+EVENT_FIELDS: dict[str, tuple[tuple[tuple[str, ...], str, bool], ...]] = {
+    "message": (
+        (("ts",), "string", True),
+        (("text",), "string", False),
+        (("user",), "string", False),
+        (("channel_type",), "string", False),
+    ),
+    "app_mention": (
+        (("ts",), "string", True),
+        (("text",), "string", False),
+        (("user",), "string", False),
+    ),
+    "app_home_opened": (
+        (("user",), "string", False),
+        (("channel",), "string", False),
+        (("tab",), "string", False),
+        (("view",), "object", False),
+    ),
+    "app_context_changed": (
+        (("user",), "string", False),
+        (("channel",), "string", False),
+        (("context",), "object", False),
+    ),
+    "user_change": (
+        (("user",), "object", True),
+        (("user", "id"), "string", True),
+        (("user", "deleted"), "boolean", False),
+    ),
+    "tokens_revoked": (
+        (("tokens",), "object", True),
+        (("tokens", "oauth"), "list of strings", False),
+        (("tokens", "bot"), "list of strings", False),
+    ),
+}
+KINDS = {
+    "string": lambda v: isinstance(v, str),
+    "object": lambda v: isinstance(v, dict),
+    "boolean": lambda v: isinstance(v, bool),
+    "list of strings": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+}
+
+
+def _event_fields_problem(event: dict) -> str | None:
+    for path, kind, required in EVENT_FIELDS.get(event["type"], ()):
+        parent = event
+        for name in path[:-1]:
+            parent = parent.get(name)
+        if not isinstance(parent, dict):
+            continue
+        name = ".".join(path)
+        value = parent.get(path[-1])
+        if value is None or (required and value == ""):
+            if required:
+                return f"a `{event['type']}` event without `{name}`"
+        elif not KINDS[kind](value):
+            return f"`event.{name}` of a `{event['type']}` event must be a {kind}"
+    return None
+
+
 def _is(value: Any, *types: type) -> bool:
     return value is None or isinstance(value, types)
 
@@ -193,6 +255,8 @@ def event_problem(body: Any) -> str | None:
             return "an event callback without a team"
         if event["type"] in ("message", "app_mention") and not isinstance(event.get("channel"), str):
             return "a message event without a channel"
+        if problem := _event_fields_problem(event):
+            return problem
         if event["type"].startswith("assistant_thread_"):
             thread = event.get("assistant_thread")
             if not (isinstance(thread, dict) and all(thread.get(k) for k in ("channel_id", "thread_ts"))):

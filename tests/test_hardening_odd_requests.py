@@ -71,6 +71,64 @@ async def test_signed_odd_events_get_a_4xx(atom_sqlite, event):
     assert 400 <= resp.status < 500
 
 
+def _without(event: dict, name: str) -> dict:
+    return {k: v for k, v in event.items() if k != name}
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({**payloads.message_im_event("hi"), "text": {"type": "mrkdwn", "text": "hi"}}, "text"),
+        ({**payloads.message_im_event("hi"), "text": 5}, "text"),
+        ({**payloads.message_im_event("hi"), "ts": None}, "ts"),
+        (_without(payloads.message_im_event("hi"), "ts"), "ts"),
+        ({**payloads.message_im_event("hi"), "ts": ""}, "ts"),
+        ({**payloads.message_im_event("hi"), "user": {"id": "U1"}}, "user"),
+        ({**payloads.app_mention_event("hi"), "text": ["hi"]}, "text"),
+        (_without(payloads.app_mention_event("hi"), "ts"), "ts"),
+        ({**payloads.app_home_opened_event(), "user": {"id": "U1"}}, "user"),
+        ({**payloads.app_context_changed_event(), "channel": {"id": "D1"}}, "channel"),
+        ({"type": "user_change", "user": "x", "event_ts": "1.2"}, "user"),
+        ({"type": "user_change", "event_ts": "1.2"}, "user"),
+        ({"type": "user_change", "user": {"deleted": True}, "event_ts": "1.2"}, "user.id"),
+        ({"type": "user_change", "user": {"id": "U1", "deleted": "yes"}, "event_ts": "1.2"}, "user.deleted"),
+        ({**payloads.tokens_revoked_event(), "tokens": "x"}, "tokens"),
+        ({**payloads.tokens_revoked_event(), "tokens": {"bot": "UBOT"}}, "tokens.bot"),
+        ({**payloads.tokens_revoked_event(), "tokens": {"oauth": [1], "bot": []}}, "tokens.oauth"),
+    ],
+)
+async def test_fields_atoms_listeners_read_must_have_slacks_types(atom_sqlite, event, field):
+    """Each of these passed the shape check and crashed a listener (a traceback, a handler error,
+    an apology posted, top level when `ts` was missing); now a 400 names the field."""
+    resp = await atom_sqlite.client.post_json(payloads.event_callback(event))
+    assert resp.status == 400, resp.text
+    assert f"`{field}`" in resp.json["error"] or f"`event.{field}`" in resp.json["error"], resp.json
+    await settle(atom_sqlite)
+    assert atom_sqlite.runtime.metrics.handler_errors._value.get() == 0
+    assert atom_sqlite.slack.calls_to("chat.postMessage") == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        payloads.message_im_event("hi"),
+        {k: v for k, v in payloads.message_im_event("a file").items() if k != "text"},  # text absent
+        payloads.app_mention_event("hi"),
+        payloads.app_home_opened_event(tab="messages"),
+        payloads.app_context_changed_event(),
+        payloads.tokens_revoked_event(),
+        payloads.tokens_revoked_event(oauth=["U1"], bot=[]),
+        {"type": "user_change", "user": {"id": "U1", "deleted": True, "profile": {}}, "event_ts": "1.2"},
+        {"type": "user_change", "user": {"id": "U1", "name": "ann"}, "event_ts": "1.2"},
+    ],
+)
+async def test_slacks_own_event_shapes_still_pass(atom_sqlite, event):
+    resp = await atom_sqlite.client.post_json(payloads.event_callback(event))
+    assert resp.status == 200, resp.text
+    await settle(atom_sqlite)
+    assert atom_sqlite.runtime.metrics.handler_errors._value.get() == 0
+
+
 async def test_a_command_mentioning_payload_is_still_a_command(atom_sqlite):
     resp = await atom_sqlite.client.command("help payload")
     assert resp.status == 200 and "Atom" in resp.text
