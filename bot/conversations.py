@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import weakref
 from dataclasses import dataclass
 from typing import Protocol
@@ -54,6 +55,16 @@ SYSTEM_PROMPT = (
 )
 
 
+# JSON can escape half of a surrogate pair (`"\\ud800"`); json.loads joins whole pairs into one
+# character, so any surrogate left in a str is a lone one, which no UTF-8 encoder accepts.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD, as a UTF-8 decoder would."""
+    return LONE_SURROGATE.sub("\ufffd", text)
+
+
 @dataclass(frozen=True)
 class Ask:
     person: Person
@@ -64,6 +75,11 @@ class Ask:
     use_history: bool = True  # False: a one-off question (still stored, for sharing and `forget`)
     top_level: bool = False  # a new top-level DM: a new conversation unless a bare follow-up
     notes: tuple[str, ...] = ()  # said under the answer (e.g. the Slack context it read)
+
+    def __post_init__(self) -> None:
+        # Where a question enters Atom, from any surface: downstream (token counts, the model's
+        # request, storage, Slack) everything encodes it as UTF-8.
+        object.__setattr__(self, "text", without_lone_surrogates(self.text))
 
 
 class Reply(Protocol):

@@ -9,6 +9,8 @@ the parsed body: no Slack client, no I/O.
 
 from __future__ import annotations
 
+import re
+from itertools import accumulate
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,7 +61,88 @@ STRINGS = (
     "user_team",
     "message_ts",
 )
-MAX_DEPTH = 40
+# Levels of nesting: Slack's deepest payloads (rich text inside blocks inside a view) stay far
+# below this; json.loads and any recursive walk would hit Python's recursion limit long above it.
+MAX_DEPTH = 64
+JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # brackets inside strings do not nest
+NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+BRACKET_STEP = [0] * 256  # an opening bracket goes a level down, a closing one back up
+BRACKET_STEP[ord("[")] = BRACKET_STEP[ord("{")] = 1
+BRACKET_STEP[ord("]")] = BRACKET_STEP[ord("}")] = -1
+
+
+def nesting_problem(raw: str) -> str | None:
+    """Whether JSON text nests deeper than MAX_DEPTH, found without parsing it (a few thousand
+    levels make json.loads raise RecursionError). C-speed regexes and a running sum: a 1 MiB
+    body of brackets costs milliseconds, a Slack payload microseconds."""
+    if raw.count("[") + raw.count("{") <= MAX_DEPTH:
+        return None
+    brackets = NOT_A_BRACKET.sub("", JSON_STRING.sub("", raw)).encode("ascii")
+    if max(accumulate(map(BRACKET_STEP.__getitem__, brackets)), default=0) <= MAX_DEPTH:
+        return None
+    return f"JSON nested more than {MAX_DEPTH} levels deep"
+
+
+# The fields Atom's event listeners (and Bolt's matchers before them) read, by event type, with
+# the type Slack always sends: (path in the event, kind, required). A nested path is checked
+# only when its parent is an object.
+EVENT_FIELDS: dict[str, tuple[tuple[tuple[str, ...], str, bool], ...]] = {
+    "message": (
+        (("ts",), "string", True),
+        (("text",), "string", False),
+        (("user",), "string", False),
+        (("channel_type",), "string", False),
+    ),
+    "app_mention": (
+        (("ts",), "string", True),
+        (("text",), "string", False),
+        (("user",), "string", False),
+    ),
+    "app_home_opened": (
+        (("user",), "string", False),
+        (("channel",), "string", False),
+        (("tab",), "string", False),
+        (("view",), "object", False),
+    ),
+    "app_context_changed": (
+        (("user",), "string", False),
+        (("channel",), "string", False),
+        (("context",), "object", False),
+    ),
+    "user_change": (
+        (("user",), "object", True),
+        (("user", "id"), "string", True),
+        (("user", "deleted"), "boolean", False),
+    ),
+    "tokens_revoked": (
+        (("tokens",), "object", True),
+        (("tokens", "oauth"), "list of strings", False),
+        (("tokens", "bot"), "list of strings", False),
+    ),
+}
+KINDS = {
+    "string": lambda v: isinstance(v, str),
+    "object": lambda v: isinstance(v, dict),
+    "boolean": lambda v: isinstance(v, bool),
+    "list of strings": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+}
+
+
+def _event_fields_problem(event: dict) -> str | None:
+    for path, kind, required in EVENT_FIELDS.get(event["type"], ()):
+        parent = event
+        for name in path[:-1]:
+            parent = parent.get(name)
+        if not isinstance(parent, dict):
+            continue
+        name = ".".join(path)
+        value = parent.get(path[-1])
+        if value is None or (required and value == ""):
+            if required:
+                return f"a `{event['type']}` event without `{name}`"
+        elif not KINDS[kind](value):
+            return f"`event.{name}` of a `{event['type']}` event must be a {kind}"
+    return None
 
 
 def _is(value: Any, *types: type) -> bool:
@@ -172,6 +255,8 @@ def event_problem(body: Any) -> str | None:
             return "an event callback without a team"
         if event["type"] in ("message", "app_mention") and not isinstance(event.get("channel"), str):
             return "a message event without a channel"
+        if problem := _event_fields_problem(event):
+            return problem
         if event["type"].startswith("assistant_thread_"):
             thread = event.get("assistant_thread")
             if not (isinstance(thread, dict) and all(thread.get(k) for k in ("channel_id", "thread_ts"))):

@@ -44,20 +44,28 @@ SHUTDOWN_GRACE_SECONDS = 20.0
 def _request_kind(content_type: str, raw: str) -> tuple[str | None, str]:
     """Classify a signed body: (kind, "") or (None, what is wrong with it)."""
     if content_type == "application/json":
+        if problem := request_shapes.nesting_problem(raw):
+            return None, problem
         try:
             body = json.loads(raw)
         except ValueError:
             return None, "the body is not JSON"
+        except RecursionError:  # nesting_problem counts the same depth; a second line all the same
+            return None, "the body is nested too deeply"
         if problem := request_shapes.event_problem(body):
             return None, problem
         return str(body.get("type") or "unknown"), ""
     if content_type == "application/x-www-form-urlencoded":
         form = parse_qs(raw, keep_blank_values=True)
         if "payload" in form:
+            if problem := request_shapes.nesting_problem(form["payload"][0]):
+                return None, problem
             try:
                 payload = json.loads(form["payload"][0])
             except ValueError:
                 return None, "the payload is not JSON"
+            except RecursionError:
+                return None, "the payload is nested too deeply"
             if problem := request_shapes.interaction_problem(payload):
                 return None, problem
             return str(payload.get("type") or "unknown"), ""

@@ -71,6 +71,64 @@ async def test_signed_odd_events_get_a_4xx(atom_sqlite, event):
     assert 400 <= resp.status < 500
 
 
+def _without(event: dict, name: str) -> dict:
+    return {k: v for k, v in event.items() if k != name}
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({**payloads.message_im_event("hi"), "text": {"type": "mrkdwn", "text": "hi"}}, "text"),
+        ({**payloads.message_im_event("hi"), "text": 5}, "text"),
+        ({**payloads.message_im_event("hi"), "ts": None}, "ts"),
+        (_without(payloads.message_im_event("hi"), "ts"), "ts"),
+        ({**payloads.message_im_event("hi"), "ts": ""}, "ts"),
+        ({**payloads.message_im_event("hi"), "user": {"id": "U1"}}, "user"),
+        ({**payloads.app_mention_event("hi"), "text": ["hi"]}, "text"),
+        (_without(payloads.app_mention_event("hi"), "ts"), "ts"),
+        ({**payloads.app_home_opened_event(), "user": {"id": "U1"}}, "user"),
+        ({**payloads.app_context_changed_event(), "channel": {"id": "D1"}}, "channel"),
+        ({"type": "user_change", "user": "x", "event_ts": "1.2"}, "user"),
+        ({"type": "user_change", "event_ts": "1.2"}, "user"),
+        ({"type": "user_change", "user": {"deleted": True}, "event_ts": "1.2"}, "user.id"),
+        ({"type": "user_change", "user": {"id": "U1", "deleted": "yes"}, "event_ts": "1.2"}, "user.deleted"),
+        ({**payloads.tokens_revoked_event(), "tokens": "x"}, "tokens"),
+        ({**payloads.tokens_revoked_event(), "tokens": {"bot": "UBOT"}}, "tokens.bot"),
+        ({**payloads.tokens_revoked_event(), "tokens": {"oauth": [1], "bot": []}}, "tokens.oauth"),
+    ],
+)
+async def test_fields_atoms_listeners_read_must_have_slacks_types(atom_sqlite, event, field):
+    """Each of these passed the shape check and crashed a listener (a traceback, a handler error,
+    an apology posted, top level when `ts` was missing); now a 400 names the field."""
+    resp = await atom_sqlite.client.post_json(payloads.event_callback(event))
+    assert resp.status == 400, resp.text
+    assert f"`{field}`" in resp.json["error"] or f"`event.{field}`" in resp.json["error"], resp.json
+    await settle(atom_sqlite)
+    assert atom_sqlite.runtime.metrics.handler_errors._value.get() == 0
+    assert atom_sqlite.slack.calls_to("chat.postMessage") == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        payloads.message_im_event("hi"),
+        {k: v for k, v in payloads.message_im_event("a file").items() if k != "text"},  # text absent
+        payloads.app_mention_event("hi"),
+        payloads.app_home_opened_event(tab="messages"),
+        payloads.app_context_changed_event(),
+        payloads.tokens_revoked_event(),
+        payloads.tokens_revoked_event(oauth=["U1"], bot=[]),
+        {"type": "user_change", "user": {"id": "U1", "deleted": True, "profile": {}}, "event_ts": "1.2"},
+        {"type": "user_change", "user": {"id": "U1", "name": "ann"}, "event_ts": "1.2"},
+    ],
+)
+async def test_slacks_own_event_shapes_still_pass(atom_sqlite, event):
+    resp = await atom_sqlite.client.post_json(payloads.event_callback(event))
+    assert resp.status == 200, resp.text
+    await settle(atom_sqlite)
+    assert atom_sqlite.runtime.metrics.handler_errors._value.get() == 0
+
+
 async def test_a_command_mentioning_payload_is_still_a_command(atom_sqlite):
     resp = await atom_sqlite.client.command("help payload")
     assert resp.status == 200 and "Atom" in resp.text
@@ -173,3 +231,62 @@ async def test_someone_elses_share_click_is_told_only_the_asker_can_share(atom_s
     [said] = await atom_sqlite.slack.wait_for("response_url")
     assert said.params["text"] == "Only the person who asked can share this answer."
     assert atom_sqlite.slack.calls_to("chat.postMessage") == []
+
+
+async def test_a_dm_with_a_lone_surrogate_is_answered_normally(atom_sqlite):
+    """JSON may escape half a surrogate pair (`\\ud800`); no UTF-8 encoder takes it. It becomes
+    U+FFFD where the question enters Atom, and the DM gets an ordinary answer."""
+    await give_keys(atom_sqlite, "openai")
+    atom_sqlite.providers.reply["openai"] = "Hello back."
+    event = payloads.message_im_event("hi\ud800 there \udfff!")
+    resp = await atom_sqlite.client.event(event)
+    assert resp.status == 200
+    await eventually(lambda: any("Hello back." in m.get("text", "") for m in atom_sqlite.slack.visible("D1")))
+    await settle(atom_sqlite)
+    [request] = atom_sqlite.providers.requests
+    assert "hi\ufffd there \ufffd!" in json.dumps(request.json, ensure_ascii=False)
+    said = [m["text"] for m in atom_sqlite.slack.visible("D1") if m.get("bot_id")]
+    assert not any("Sorry" in text for text in said), said
+    assert atom_sqlite.runtime.metrics.handler_errors._value.get() == 0
+
+
+def _nest(levels: int, opening: str = '{"a":', closing: str = "}") -> str:
+    return opening * levels + "1" + closing * levels
+
+
+def _event_with(placeholder_for: str, nested: str) -> str:
+    event = payloads.message_im_event("@@" if placeholder_for == "text" else "hi")
+    if placeholder_for == "blocks":
+        event["blocks"] = "@@"
+    return json.dumps(payloads.event_callback(event)).replace('"@@"', nested)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (_nest(100_000), "application/json"),  # json.loads alone raises RecursionError
+        (_nest(3000, "[", "]"), "application/json"),
+        ("[" * 200_000, "application/json"),  # never closed
+        (_event_with("blocks", _nest(5000, "[", "]")), "application/json"),
+        (_event_with("text", _nest(3000)), "application/json"),
+        (_event_with("blocks", _nest(70, "[", "]")), "application/json"),  # just over the limit
+        (urlencode({"payload": _nest(20_000)}), FORM),
+        (urlencode({"payload": json.dumps(_action(view="@@")).replace('"@@"', _nest(5000))}), FORM),
+    ],
+    ids=["object", "list", "unclosed", "blocks", "text", "just-over", "payload", "view-in-payload"],
+)
+async def test_deeply_nested_json_is_refused_with_a_clear_error(atom_sqlite, body, content_type):
+    resp = await atom_sqlite.client.post(body, content_type)
+    assert resp.status == 400, resp.text
+    assert "nested more than 64 levels" in resp.json["error"]
+
+
+async def test_nesting_inside_strings_and_within_the_limit_is_accepted(atom_sqlite):
+    await give_keys(atom_sqlite, "openai")
+    atom_sqlite.providers.reply["openai"] = "Brackets seen."
+    text = "[[[{{{" * 50 + ' \\" ' + "]]]" * 50  # brackets and an escaped quote in the text
+    event = payloads.message_im_event(text)
+    event["blocks"] = json.loads(_nest(28, '[{"elements":', "}]"))
+    resp = await atom_sqlite.client.event(event)
+    assert resp.status == 200, resp.text
+    await eventually(lambda: any("Brackets seen." in m.get("text", "") for m in atom_sqlite.slack.visible("D1")))
