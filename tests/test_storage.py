@@ -106,6 +106,21 @@ async def test_a_first_delivery_is_claimed_at_once_and_written_just_after(databa
         await engine.dispose()
 
 
+async def test_the_start_up_purge_keeps_claims_just_made_in_memory(database_url):
+    """Housekeeping purges old claims at start; a first delivery claimed a moment before (its row
+    not written yet) must still stop Slack's retry."""
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    claims = EventClaims(session_factory(engine))
+    try:
+        assert await claims.claim("EvNew", "T1", first=True) is True
+        await claims.purge_older_than(timedelta(days=2))
+        assert await claims.claim("EvNew", "T1") is False
+    finally:
+        await claims.close()
+        await engine.dispose()
+
+
 async def test_first_deliveries_are_written_together_without_waiting(database_url):
     engine, claims, inserts = await claims_counting_inserts(database_url)
     try:

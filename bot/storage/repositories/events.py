@@ -60,7 +60,7 @@ class EventClaims:
         did not mark this delivery as a retry, so memory decides and the write follows."""
         if event_id in self._recent:
             return False
-        self._recent[event_id] = True
+        self._recent[event_id] = utcnow()
         loop = asyncio.get_running_loop()
         if first:
             self._unwritten[event_id] = team_id or ""
@@ -122,7 +122,8 @@ class EventClaims:
 
     async def purge_older_than(self, age: timedelta, now: datetime | None = None) -> int:
         cutoff = (now or utcnow()) - age
-        self._recent.clear()  # a purged id may be claimed again; redeliveries then ask the database
+        for event_id in [e for e, claimed_at in list(self._recent.items()) if claimed_at < cutoff]:
+            self._recent.pop(event_id, None)  # forgotten as the database forgets it
         async with self._sessions() as session:
             result = await session.execute(delete(EventClaim).where(EventClaim.claimed_at < cutoff))
             await session.commit()
