@@ -21,6 +21,9 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+from bot import request_shapes
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +138,19 @@ class SocketModeConnection(AsyncSocketModeHandler):
             app_token=app_token, logger=app.logger, web_client=app.client, ping_interval=ping_interval
         )
         self.client.socket_mode_request_listeners.append(self.handle)
+
+    async def handle(self, client, req) -> None:
+        """The same shape checks as HTTP's /slack/events (bot/request_shapes.py): an envelope whose
+        payload Atom's listeners could not read is acknowledged (Slack must not resend it) and
+        dropped with one log line, instead of crashing a listener."""
+        check = {"events_api": request_shapes.event_problem, "interactive": request_shapes.interaction_problem}.get(
+            req.type
+        )
+        if check is not None and (problem := check(req.payload)):
+            log.info("dropped a malformed Socket Mode %s envelope: %s", req.type, problem)
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        await super().handle(client, req)
 
     @property
     def connected(self) -> bool:

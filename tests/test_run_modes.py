@@ -39,6 +39,35 @@ async def test_socket_mode_acks_envelopes_and_still_serves_health(fake_slack, sq
         await harness.stop()
 
 
+async def test_socket_mode_drops_malformed_envelopes_after_acking_them(fake_slack, sqlite_url, encryption_key):
+    """The HTTP endpoint's shape checks hold in Socket Mode too: acknowledged (no resend), dropped,
+    no listener crash, no apology; a good envelope after them is answered."""
+    env = atom_env(fake_slack.url, sqlite_url, encryption_key, SLACK_APP_TOKEN="xapp-1-test")
+    del env["SLACK_SIGNING_SECRET"]
+    harness = AtomHarness(fake_slack, env)
+    await harness.start()
+    try:
+        await asyncio.wait_for(fake_slack.socket_connected.wait(), 5)
+        odd_text = payloads.message_im_event("x")
+        odd_text["text"] = {"not": "a string"}
+        no_ts = payloads.message_im_event("y")
+        del no_ts["ts"]
+        deep: list = []
+        for _ in range(100):
+            deep = [deep]
+        nested = payloads.message_im_event("z", blocks=deep)
+        for event in (odd_text, no_ts, nested):
+            await fake_slack.wait_ack(await fake_slack.send_envelope("events_api", payloads.event_callback(event)))
+        await fake_slack.wait_ack(await fake_slack.send_envelope("events_api", payloads.event_callback(payloads.message_im_event("hi"))))
+        await fake_slack.wait_for("chat.postMessage")
+        await asyncio.sleep(0.3)
+        [post] = fake_slack.calls_to("chat.postMessage")  # the good one only: no apology
+        assert "went wrong" not in str(post.params)
+        assert harness.runtime.metrics.registry.get_sample_value("atom_handler_errors_total") == 0
+    finally:
+        await harness.stop()
+
+
 async def test_graceful_stop_lets_an_acked_reply_finish(fake_slack, sqlite_url, encryption_key):
     from tests.fakes.slack import Scripted
 

@@ -292,6 +292,22 @@ async def test_a_dm_clearly_asking_for_a_schedule_is_planned_in_its_thread_and_q
     assert len(seen) == 1 and (await workflows(atom))[0].status == "draft"
 
 
+async def test_a_scheduled_dm_with_a_lone_surrogate_is_still_planned(atom_connected):
+    """A broken UTF-16 escape in Slack's JSON (`\\ud800`) becomes U+FFFD, as in any question."""
+    from tests.fakes import payloads
+
+    atom = atom_connected
+    await ready(atom)
+    plans(atom, GOOD)
+    event = payloads.message_im_event(REQUEST + " \ud800")
+    await atom.client.event(event)
+    await atom.slack.wait_for("chat.postMessage", count=2, timeout=20)
+    await settle(atom)
+    posts = [c for c in atom.slack.calls_to("chat.postMessage") if c.params.get("thread_ts") == event["ts"]]
+    assert button(posts[-1].params["blocks"], "workflow_enable") is not None
+    assert atom.runtime.metrics.registry.get_sample_value("atom_handler_errors_total") == 0
+
+
 def test_only_clear_schedule_requests_go_to_the_planner():
     from bot.workflows.planner import clearly_scheduled
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 
+from bot.conversations import without_lone_surrogates
 from bot.identity import Person
 from bot.runtime import Runtime
 from bot.views import workflows as views
@@ -52,6 +53,7 @@ def dm_planning(runtime: Runtime):
 
 async def _plan_and_preview(runtime: Runtime, planner: WorkflowPlanner, person: Person, text: str, client, say) -> None:
     service = runtime.workflow_service
+    text = without_lone_surrogates(text)  # as for any question (bot/conversations.Ask)
     zone = await zone_of(client, person)
     try:
         draft = await planner.plan(person, text, zone)
