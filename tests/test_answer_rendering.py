@@ -126,3 +126,19 @@ async def test_refused_streaming_falls_back_to_post_and_update_losing_nothing(at
     final = (atom_sqlite.slack.calls_to("chat.update") or atom_sqlite.slack.calls_to("chat.postMessage"))[-1]
     assert "every word of this answer arrives" in str(final.params["blocks"])
     assert "Why this model?" in str(final.params["blocks"])
+
+
+async def test_an_answer_that_fails_after_its_task_cards_leaves_no_stream_open(fake_slack):
+    """The listener's error path calls `abandon`: the stream the task cards opened is stopped
+    before Atom's error handler posts its apology."""
+    from bot.handlers.replies import ThreadReply
+    from bot.slack_client import build_client
+
+    reply = ThreadReply(build_client(fake_slack.url, "xoxb-test"), "D1", "1700000000.000100", team_id="T1", user_id="U1")
+    await reply.step("Choosing a model", details="code task")
+    await reply.append("The answer beg")
+    await reply.abandon()
+    await fake_slack.wait_for("chat.stopStream")
+    assert not any(m.get("streaming") for m in fake_slack.visible("D1"))
+    await reply.abandon()  # twice, or with nothing open: no error, no second stop
+    assert len(fake_slack.calls_to("chat.stopStream")) == 1

@@ -80,7 +80,11 @@ def register(surface, runtime: Runtime, conversations: ConversationService, view
             )
             ask = await about_view(Ask(person, text, channel, thread_ts, "assistant"), reply, views, client, runtime.delivery_policy)
             if ask is not None:
-                await conversations.respond(ask, reply)
+                try:
+                    await conversations.respond(ask, reply)
+                except Exception:
+                    await reply.abandon()  # no stream left open under the apology
+                    raise
 
     surface.app.use(assistant)
     surface.assistant = True

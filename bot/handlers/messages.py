@@ -49,7 +49,11 @@ def register(
             if where == "dm":
                 ask = await about_view(ask, reply, views, client, runtime.delivery_policy)
             if ask is not None:
-                await conversations.respond(ask, reply)
+                try:
+                    await conversations.respond(ask, reply)
+                except Exception:
+                    await reply.abandon()
+                    raise
 
     @surface.event("message.im")
     async def on_dm(body, event, client, context):

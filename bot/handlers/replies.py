@@ -20,6 +20,7 @@ A stream that was started is always stopped, whatever failed before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -104,6 +105,14 @@ class ThreadReply:
             await self._post_new(text, blocks, record=False)
         except DeliveryFailed as exc:
             log.warning("could not post a reply: %s", exc)
+
+    async def abandon(self) -> None:
+        """The answer failed with an error: end a stream the task cards or the answer opened, so it
+        is not left open under the apology Atom's error handler posts."""
+        with contextlib.suppress(Exception):  # the error is being reported already
+            await self._steps_sent()
+        if self._stream_ts is not None:
+            await self._stop_quietly()
 
     async def working(self) -> None:
         """Within a second of the question: a reaction on it says Atom is on it (DMs)."""
