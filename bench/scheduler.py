@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import sys
 import tempfile
 import time
@@ -197,7 +198,9 @@ async def _wait_ready(url: str, worker: bool, log_path: Path, timeout: float = 1
     raise SystemExit(f"Atom never became ready:\n{log_path.read_text()[-3000:]}")  # noqa: ASYNC240
 
 
-async def bench_burst(due_count: int, ack_rate: float, runner: str, lead: float) -> dict:
+async def bench_burst(
+    due_count: int, ack_rate: float, runner: str, lead: float, atom_cpus: set[int] | None = None
+) -> dict:
     """`atom run` as production runs it (its own process; with ATOM_WORKFLOW_RUNNER=worker its
     worker child too) against the fakes served here; acks measured by a probe process."""
     import os
@@ -257,6 +260,8 @@ async def bench_burst(due_count: int, ack_rate: float, runner: str, lead: float)
             with open(log_path, "wb") as log:  # noqa: ASYNC230
                 atom = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "bot", "run", "--http", env=process_env(env), stdout=log, stderr=log,
+                    # --pin: Atom (and the worker it starts, which inherits this) on a CPU of its own
+                    preexec_fn=(lambda: os.sched_setaffinity(0, atom_cpus)) if atom_cpus else None,
                 )
             try:
                 await _wait_ready(url, runner == "worker", log_path)
@@ -321,7 +326,14 @@ async def bench(args) -> dict:
     tune_gc()
     load_litellm()  # as `atom run` does in the background before the first answer
     load = await bench_load(args.workflows) if args.workflows else None
-    return {"load": load, "burst": await bench_burst(args.due, args.ack_rate, args.runner, args.lead)}
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    pin = args.pin if args.pin is not None else len(cpus) >= 2
+    atom_cpus = {cpus[-1]} if pin else None
+    if pin:  # the fakes (this process) and the probe (its child) on the other CPUs
+        os.sched_setaffinity(0, set(cpus[:-1]))
+    burst = await bench_burst(args.due, args.ack_rate, args.runner, args.lead, atom_cpus)
+    burst["pinned_atom_to"] = sorted(atom_cpus) if atom_cpus else None
+    return {"load": load, "burst": burst}
 
 
 def print_report(report: dict) -> None:
@@ -333,6 +345,8 @@ def print_report(report: dict) -> None:
               f"(goal ≤ 100 MB: {'met' if max(load['memory_mb'], load['traced_mb']) <= 100 else 'NOT met'})")
     print(f"burst ({burst['runner']}): {burst['due']:,} runs due in the same second → {burst['statuses']} "
           f"(Atom ready {burst['ready_seconds_before_due']:.0f} s before)")
+    if burst.get("pinned_atom_to"):
+        print(f"  pinned: Atom and its worker on CPU {burst['pinned_atom_to']}, the fakes and the probe on the others")
     p99 = burst["start_delay_p99_s"]
     for line in burst.get("atom_log", []):
         print(f"  atom: {line}")
@@ -353,6 +367,11 @@ def main() -> int:
     parser.add_argument("--runner", choices=("worker", "inline"), default="worker",
                         help="ATOM_WORKFLOW_RUNNER for the burst (inline: runs on the loop that acks, as before)")
     parser.add_argument("--lead", type=float, default=45.0, help="seconds from writing the workflows to their due time")
+    parser.add_argument(
+        "--pin", action=argparse.BooleanOptionalAction, default=None,
+        help="Atom's processes on the last CPU, the fakes (remote services in production) and the ack "
+        "probe on the others (default: on with 2+ CPUs)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=5.0, help=argparse.SUPPRESS)
