@@ -14,13 +14,19 @@ from tests.fakes import payloads
 from tests.fakes.signing import SlackRequestClient
 
 
-async def test_socket_mode_acks_envelopes_and_still_serves_health(fake_slack, sqlite_url, encryption_key):
+async def socket_mode_atom(fake_slack, sqlite_url, encryption_key) -> AtomHarness:
+    """Atom in Socket Mode (an app token, no signing secret), connected to the fake Slack."""
     env = atom_env(fake_slack.url, sqlite_url, encryption_key, SLACK_APP_TOKEN="xapp-1-test")
     del env["SLACK_SIGNING_SECRET"]
     harness = AtomHarness(fake_slack, env)
     await harness.start()
+    await asyncio.wait_for(fake_slack.socket_connected.wait(), 5)
+    return harness
+
+
+async def test_socket_mode_acks_envelopes_and_still_serves_health(fake_slack, sqlite_url, encryption_key):
+    harness = await socket_mode_atom(fake_slack, sqlite_url, encryption_key)
     try:
-        await asyncio.wait_for(fake_slack.socket_connected.wait(), 5)
         envelope = await fake_slack.send_envelope(
             "slash_commands", payloads.command_payload("help", user_id="U1", team_id="T1")
         )
@@ -42,12 +48,8 @@ async def test_socket_mode_acks_envelopes_and_still_serves_health(fake_slack, sq
 async def test_socket_mode_drops_malformed_envelopes_after_acking_them(fake_slack, sqlite_url, encryption_key):
     """The HTTP endpoint's shape checks hold in Socket Mode too: acknowledged (no resend), dropped,
     no listener crash, no apology; a good envelope after them is answered."""
-    env = atom_env(fake_slack.url, sqlite_url, encryption_key, SLACK_APP_TOKEN="xapp-1-test")
-    del env["SLACK_SIGNING_SECRET"]
-    harness = AtomHarness(fake_slack, env)
-    await harness.start()
+    harness = await socket_mode_atom(fake_slack, sqlite_url, encryption_key)
     try:
-        await asyncio.wait_for(fake_slack.socket_connected.wait(), 5)
         odd_text = payloads.message_im_event("x")
         odd_text["text"] = {"not": "a string"}
         no_ts = payloads.message_im_event("y")
