@@ -92,7 +92,9 @@ class AnswersInFlight:
             "thread_ts": thread_ts,
             "surface": surface,
             "state": "answering",
-            "question": self.crypto.encrypt(question),
+            # Encrypted when the row is written: most answers end within the batch window and
+            # are never written, so their question is never encrypted for nothing.
+            "question": question,
             "streaming": False,
             "message_ts": None,
             "answer": None,
@@ -171,7 +173,8 @@ class AnswersInFlight:
             try:
                 async with self.sessions.begin() as session:
                     if new:
-                        await session.execute(insert(AnswerInFlight), list(new.values()))
+                        rows = [{**row, "question": self.crypto.encrypt(row["question"])} for row in new.values()]
+                        await session.execute(insert(AnswerInFlight), rows)
                     for delivery_id, values in changes.items():
                         await session.execute(
                             update(AnswerInFlight).where(AnswerInFlight.id == delivery_id).values(**values)
