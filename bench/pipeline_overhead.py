@@ -260,9 +260,12 @@ async def timed_segment(fn, count: int) -> tuple[list[float], float]:
 STEPS = (
     ("vault", "usable", 0),
     ("usage", "gate", 0),
+    ("memory", "conversation", 0),
     ("memory", "history", 0),
     ("service", "plan", 0),
     ("service", "_messages", 0),
+    ("answers", "begin", 0),
+    ("tools", "offer", 0),
     ("caller", "run", 0),
     ("service", "_store", 0),
     ("memory", "remember", 1),
@@ -285,6 +288,8 @@ class StepTimers:
             "usage": service.usage,
             "memory": service.memory,
             "caller": service.caller,
+            "answers": service.runtime.answers,
+            "tools": service.tools,
         }
         self.current: dict[str, float] = defaultdict(float)
         self.samples: dict[str, list[float]] = defaultdict(list)
