@@ -168,3 +168,22 @@ async def test_event_claims_survive_a_new_engine_and_old_ones_are_purged(databas
         assert await claims.claim("EvOld") is True
     finally:
         await engine.dispose()
+
+
+async def test_two_answers_linking_the_same_thread_at_once_both_succeed(database_url):
+    """The same message delivered under two event ids: both answers link the thread at the same
+    moment; neither may fail on the unique key (the tester saw an IntegrityError)."""
+    from bot.storage.repositories.links import ConversationLinks
+
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    links = ConversationLinks(session_factory(engine))
+    try:
+        results = await asyncio.gather(
+            *(links.link("", "T1", "U1", "D1:1700000000.000100", f"conv-{i}", utcnow()) for i in range(5)),
+            return_exceptions=True,
+        )
+        assert [r for r in results if isinstance(r, Exception)] == []
+        assert (await links.target("", "T1", "D1:1700000000.000100")).startswith("conv-")
+    finally:
+        await engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.storage.models import ConversationLink, ConversationTurn
@@ -26,17 +27,24 @@ class ConversationLinks:
     async def link(
         self, enterprise_id: str, team_id: str, user_id: str, thread_key: str, conversation_key: str, now: datetime
     ) -> None:
-        async with self._sessions() as session, session.begin():
-            await session.merge(
-                ConversationLink(
-                    enterprise_id=enterprise_id,
-                    team_id=team_id,
-                    thread_key=thread_key,
-                    user_id=user_id,
-                    conversation_key=conversation_key,
-                    created_at=now,
-                )
-            )
+        row = dict(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            thread_key=thread_key,
+            user_id=user_id,
+            conversation_key=conversation_key,
+            created_at=now,
+        )
+        for attempt in (1, 2):
+            try:
+                async with self._sessions() as session, session.begin():
+                    await session.merge(ConversationLink(**row))
+                return
+            except IntegrityError:
+                # Two answers in the same thread at once both found no link and both inserted:
+                # the second merge finds the first's row and updates it.
+                if attempt == 2:
+                    raise
 
     async def last_answer(
         self, enterprise_id: str, team_id: str, user_id: str, key_prefix: str
