@@ -23,6 +23,7 @@ from sqlalchemy import delete, insert, select, update
 
 from bot.delivery import DeliveryFailed, DeliveryPolicy, SlackDelivery
 from bot.identity import Person
+from bot.pending import Flusher
 from bot.storage.encryption import Crypto, UndecryptableSecret
 from bot.storage.models import AnswerInFlight, utcnow
 from bot.views.delivery import INTERRUPTED_TEXT, interrupted_blocks
@@ -71,13 +72,11 @@ class AnswersInFlight:
     def __init__(self, sessions, crypto: Crypto, *, delay: float = DEFAULT_DELAY_S):
         self.sessions = sessions
         self.crypto = crypto
-        self._delay = delay
         self._new: dict[str, dict] = {}  # rows not written yet
         self._changes: dict[str, dict] = {}  # changes to rows already written
         self._gone: dict[str, bool] = {}  # rows to delete → only while still "answering"
         self._lock = asyncio.Lock()
-        self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._flusher = Flusher(self.flush, delay)
 
     async def begin(
         self, person: Person, question: str, channel: str, thread_ts: str | None, surface: str
@@ -101,7 +100,7 @@ class AnswersInFlight:
             "footer": None,
             "created_at": utcnow(),
         }
-        self._schedule()
+        self._flusher.soon()
         return AnswerTracker(self, delivery_id)
 
     def delivered(self, delivery_id: str) -> None:
@@ -114,7 +113,7 @@ class AnswersInFlight:
         if self._changes.get(delivery_id, {}).get("state", "answering") == "answering":
             self._changes.pop(delivery_id, None)
             self._gone[delivery_id] = True
-            self._schedule()
+            self._flusher.soon()
 
     async def forget(self, delivery_id: str) -> None:
         self._new.pop(delivery_id, None)
@@ -146,21 +145,9 @@ class AnswersInFlight:
         else:
             self._changes.setdefault(delivery_id, {}).update(values)
         if now:
-            self._start()
+            self._flusher.now()
         else:
-            self._schedule()
-
-    def _schedule(self) -> None:
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._delay, self._start)
-
-    def _start(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        task = asyncio.get_running_loop().create_task(self.flush())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            self._flusher.soon()
 
     async def flush(self) -> None:
         """Write what is waiting, in one transaction. Never raises: the record helps a restart or
@@ -188,11 +175,7 @@ class AnswersInFlight:
                 log.exception("could not record %d answer(s) in flight", len(new) + len(changes) + len(gone))
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            await asyncio.gather(task, return_exceptions=True)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        await self._flusher.settle()
         await self.flush()
 
     def _stored(self, row: AnswerInFlight) -> StoredAnswer | None:

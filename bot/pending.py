@@ -28,16 +28,45 @@ RETRY_DELAY_S = 1.0
 MAX_ATTEMPTS = 3
 
 
+class Flusher:
+    """When to run a write-behind store's `flush`: `soon` (after `delay`, one timer however many
+    ask), `now`, and `settle` on shutdown (the flushes started have ended, no timer is left)."""
+
+    def __init__(self, flush, delay: float):
+        self._flush = flush
+        self._delay = delay
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    def soon(self, delay: float | None = None) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._delay if delay is None else delay, self.now)
+
+    def now(self) -> None:
+        self.cancel()
+        task = asyncio.get_running_loop().create_task(self._flush())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def settle(self) -> None:
+        for task in list(self._tasks):
+            await asyncio.gather(task, return_exceptions=True)
+        self.cancel()
+
+
 class PendingWrites:
     def __init__(self, sessions, *, delay: float = DEFAULT_DELAY_S, batch: int = DEFAULT_BATCH):
         self._records = AnswerRecords(sessions)
-        self._delay = delay
         self._batch = batch
         self._turns: list[dict] = []
         self._usage: list[dict] = []
         self._lock = asyncio.Lock()
-        self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._flusher = Flusher(self.flush, delay)
         self._attempts = 0
         self.written = 0  # rows written, for tests and benchmarks
         self.dropped = 0
@@ -54,21 +83,9 @@ class PendingWrites:
         self._turns.extend(turns)
         self._usage.extend(usage)
         if self.waiting >= self._batch:
-            self._start()
+            self._flusher.now()
         else:
-            self._schedule(self._delay)
-
-    def _schedule(self, delay: float) -> None:
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(delay, self._start)
-
-    def _start(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        task = asyncio.get_running_loop().create_task(self.flush())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            self._flusher.soon()
 
     async def flush(self) -> bool:
         """Write everything queued so far; True when nothing is left waiting. Never raises."""
@@ -94,7 +111,7 @@ class PendingWrites:
                 else:
                     self._turns[:0], self._usage[:0] = turns, usage
                     log.exception("could not store answers' records; will retry")
-                    self._schedule(RETRY_DELAY_S)
+                    self._flusher.soon(RETRY_DELAY_S)
                 return False
             self._attempts = 0
             self.written += len(turns) + len(usage)
@@ -102,11 +119,8 @@ class PendingWrites:
 
     async def close(self) -> None:
         """On shutdown: write what is waiting (retrying as usual), then stop."""
-        for task in list(self._tasks):
-            await asyncio.gather(task, return_exceptions=True)
+        await self._flusher.settle()
         for _ in range(MAX_ATTEMPTS):
             if await self.flush():
                 break
-        if self._timer is not None:  # a retry scheduled by a failed flush: nothing will run it now
-            self._timer.cancel()
-            self._timer = None
+        self._flusher.cancel()  # a retry scheduled by a failed flush: nothing will run it now
