@@ -99,7 +99,7 @@ class ConversationMemory:
         self._crypto = crypto
         self.retention = timedelta(days=retention_days)
         # New turns are written in batches; every read below flushes first (see bot/pending.py).
-        self.pending = pending or PendingWrites(sessions)
+        self.pending = pending or PendingWrites(sessions, crypto)
 
     async def history(self, person: Person, key: str, limit: int = 60) -> list[dict[str, str]]:
         await self.pending.flush()
@@ -136,7 +136,7 @@ class ConversationMemory:
         return Conversation(key, recent=recent)
 
     def remember(self, person: Person, key: str, question: str, answer: str) -> str:
-        """Queue one exchange for storing (encrypted now); returns the id of the answer's turn."""
+        """Queue one exchange for storing (encrypted when written); returns the id of the answer's turn."""
         now = self.clock()
         answer_id = str(uuid.uuid4())
         where = (person, key.split(":", 1)[0])
@@ -156,14 +156,14 @@ class ConversationMemory:
                     **common,
                     "id": str(uuid.uuid4()),
                     "role": "user",
-                    "content": self._crypto.encrypt(question),
+                    "content": question,
                     "created_at": now,
                 },
                 {
                     **common,
                     "id": answer_id,
                     "role": "assistant",
-                    "content": self._crypto.encrypt(answer),
+                    "content": answer,
                     "created_at": now + timedelta(microseconds=1),
                 },
             ]

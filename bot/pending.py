@@ -4,7 +4,9 @@ Every answer leaves two conversation turns (encrypted) and one usage record. Wri
 the person waits cost more than everything else Atom does around a model call, and under load
 each answer's own transaction queued behind the others for SQLite's single write lock. So an
 answer hands its rows to `PendingWrites` and goes on; a moment later (`delay`, or at once when
-`batch` rows are waiting) one transaction writes everything waiting.
+`batch` rows are waiting) one transaction writes everything waiting. The turns' text is encrypted
+then too, in the batch, not on the answer's path: it waits in this process's memory, as the
+answer itself does while it streams, and never reaches the database unencrypted.
 
 Nothing is lost or read stale through this process: every reader of turns or usage calls
 `flush()` first (a no-op when nothing waits), `forget` and the retention purge too (so a pending
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bot.storage.encryption import Crypto
 from bot.storage.repositories import AnswerRecords
 
 log = logging.getLogger(__name__)
@@ -60,8 +63,9 @@ class Flusher:
 
 
 class PendingWrites:
-    def __init__(self, sessions, *, delay: float = DEFAULT_DELAY_S, batch: int = DEFAULT_BATCH):
+    def __init__(self, sessions, crypto: Crypto | None = None, *, delay: float = DEFAULT_DELAY_S, batch: int = DEFAULT_BATCH):
         self._records = AnswerRecords(sessions)
+        self._crypto = crypto  # for turns; a store that only queues usage rows needs none
         self._batch = batch
         self._turns: list[dict] = []
         self._usage: list[dict] = []
@@ -79,7 +83,9 @@ class PendingWrites:
         return len(self._turns) + len(self._usage)
 
     def add(self, *, turns: list[dict] = (), usage: list[dict] = ()) -> None:
-        """Queue rows (turns before the usage rows that point at them); written soon."""
+        """Queue rows (turns before the usage rows that point at them); written soon. A turn's
+        `content` is its plain text: it is encrypted when written. A usage value may be a function
+        of nothing (a route's explanation): it is called when written, off the answer's path."""
         self._turns.extend(turns)
         self._usage.extend(usage)
         if self.waiting >= self._batch:
@@ -95,7 +101,8 @@ class PendingWrites:
             turns, usage = self._turns, self._usage
             self._turns, self._usage = [], []
             try:
-                await self._records.add(turns, usage)
+                sealed = [{**turn, "content": self._crypto.encrypt(turn["content"])} for turn in turns]
+                await self._records.add(sealed, [_resolved(row) for row in usage])
             except Exception:
                 self._attempts += 1
                 if self._attempts >= MAX_ATTEMPTS:
@@ -124,3 +131,7 @@ class PendingWrites:
             if await self.flush():
                 break
         self._flusher.cancel()  # a retry scheduled by a failed flush: nothing will run it now
+
+
+def _resolved(row: dict) -> dict:
+    return {name: value() if callable(value) else value for name, value in row.items()}

@@ -68,7 +68,7 @@ class Runtime:
         self.event_claims = EventClaims(self.sessions)
         self.crypto = Crypto(self.settings.encryption_keys)
         self.vault = KeyVault(self.sessions, self.crypto)
-        self.pending = PendingWrites(self.sessions)  # answers' turns and usage, written in batches
+        self.pending = PendingWrites(self.sessions, self.crypto)  # answers' turns and usage, written in batches
         self.memory = ConversationMemory(self.sessions, self.crypto, self.settings.history_days, self.pending)
         self.usage = UsageService(self.sessions, self.pending)
         self.connectors = ConnectorService(

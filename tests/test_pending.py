@@ -59,8 +59,9 @@ async def storage(database_url, *, delay: float = 60.0):
     sessions = session_factory(engine)
     from cryptography.fernet import Fernet
 
-    pending = PendingWrites(sessions, delay=delay)
-    memory = ConversationMemory(sessions, Crypto([Fernet.generate_key().decode()]), pending=pending)
+    crypto = Crypto([Fernet.generate_key().decode()])
+    pending = PendingWrites(sessions, crypto, delay=delay)
+    memory = ConversationMemory(sessions, crypto, pending=pending)
     usage = UsageService(sessions, pending)
     return engine, pending, memory, usage
 
@@ -82,6 +83,23 @@ async def test_every_reader_sees_what_is_still_queued(database_url):
         assert round((await usage.month(ALICE)).spend, 6) == 0.07
         memory.remember(ALICE, "D1:2", "Another thread", "Noted.")
         assert await memory.knows_thread(ALICE, "D1:2")
+    finally:
+        await pending.close()
+        await engine.dispose()
+
+
+async def test_turns_wait_in_memory_as_text_and_reach_the_database_only_encrypted(database_url):
+    engine, pending, memory, _usage = await storage(database_url)
+    try:
+        memory.remember(ALICE, "D1:1", "plain question SENTINEL-Q", "plain answer SENTINEL-A")
+        assert await pending.flush() is True
+        async with engine.connect() as conn:
+            stored = [row[0] for row in await conn.execute(text("SELECT content FROM conversation_turns"))]
+        assert len(stored) == 2 and not any("SENTINEL" in content for content in stored)
+        assert [m["content"] for m in await memory.history(ALICE, "D1:1")] == [
+            "plain question SENTINEL-Q",
+            "plain answer SENTINEL-A",
+        ]
     finally:
         await pending.close()
         await engine.dispose()
@@ -162,7 +180,7 @@ async def test_rows_that_cannot_be_written_are_dropped_after_the_last_attempt_wi
 async def test_the_answer_records_are_stored_by_shutdown_at_the_latest(atom_sqlite):
     """An answer's turns and usage reach the database even when Atom stops right after it."""
     await give_keys(atom_sqlite, "openai")
-    atom_sqlite.runtime.pending._delay = 60.0  # only a flush or the shutdown writes them now
+    atom_sqlite.runtime.pending._flusher._delay = 60.0  # only a flush or the shutdown writes them now
     await atom_sqlite.client.event(payloads.message_im_event("hello there", thread_ts=THREAD))
     await atom_sqlite.slack.wait_for("chat.stopStream", timeout=15)
     await settle(atom_sqlite)
@@ -177,7 +195,7 @@ async def test_the_answer_records_are_stored_by_shutdown_at_the_latest(atom_sqli
 
 async def test_a_follow_up_right_after_an_answer_remembers_it(atom_sqlite):
     await give_keys(atom_sqlite, "openai")
-    atom_sqlite.runtime.pending._delay = 60.0  # the follow-up's read must flush it
+    atom_sqlite.runtime.pending._flusher._delay = 60.0  # the follow-up's read must flush it
     atom_sqlite.providers.reply["openai"] = "The capital is Paris."
     await atom_sqlite.client.event(payloads.message_im_event("Capital of France?", thread_ts=THREAD))
     await atom_sqlite.slack.wait_for("chat.stopStream", timeout=15)
@@ -286,3 +304,40 @@ async def test_housekeeping_purges_and_then_runs_a_full_garbage_collection_each_
         await asyncio.gather(task, return_exceptions=True)
         gc.callbacks.remove(watch)
     assert full
+
+
+async def test_the_read_cache_holds_keys_sealed_never_as_plaintext(sqlite_url):
+    """Between calls a person's keys sit in the vault's read cache: as the stored Fernet token and
+    sealed under the process's in-memory key, never as text; each call opens its own copy."""
+    import pickle
+
+    import pytest
+    from cryptography.exceptions import InvalidTag
+    from cryptography.fernet import Fernet
+
+    from bot.storage.encryption import MemorySeal
+
+    engine = create_engine(sqlite_url)
+    await migrate.upgrade(engine)
+    vault = KeyVault(session_factory(engine), Crypto([Fernet.generate_key().decode()]))
+    try:
+        await vault.save(ALICE, "openai", Secret(KEYS["openai"]), {}, scope="personal", check=None)
+        (credential,) = await vault.usable(ALICE)
+        assert credential.secret.reveal() == KEYS["openai"]
+        (cached,) = list(vault._cache._values.values())
+        by_key, _states, sealed = cached
+        sealed_key = sealed[("openai", "personal")]
+        assert KEYS["openai"].encode() not in sealed_key
+        assert KEYS["openai"] not in by_key[("openai", "personal")].secret
+        assert KEYS["openai"] not in repr(cached) and KEYS["openai"].encode() not in sealed_key.hex().encode()
+        # Another process (or a copy of this one's memory) cannot open it; altered, it does not open.
+        with pytest.raises(InvalidTag):
+            MemorySeal().open(sealed_key)
+        with pytest.raises(InvalidTag):
+            vault._seal.open(sealed_key[:-1] + bytes([sealed_key[-1] ^ 1]))
+        with pytest.raises(TypeError):
+            pickle.dumps(vault._seal)
+        assert "key hidden" in repr(vault._seal)
+        assert (await vault.usable(ALICE))[0].secret.reveal() == KEYS["openai"]  # from the cache
+    finally:
+        await engine.dispose()
