@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -66,17 +67,22 @@ class AnswerTracker:
 
 class AnswersInFlight:
     """Written behind, like answers' turns (bot/pending.py): an answer that starts and ends within
-    `delay` never touches the database, and the rest are written in one transaction each `delay`.
-    A crash loses at most the answers begun in its last `delay`; every reader flushes first."""
+    `delay` without showing a Slack message never touches the database; the rest are written in
+    one transaction each `delay` (a new row once it is `delay` old, or at once when its message
+    appears: from then on a crash leaves something to close). A crash loses at most the answers
+    begun in its last `delay`; every reader flushes everything first."""
 
-    def __init__(self, sessions, crypto: Crypto, *, delay: float = DEFAULT_DELAY_S):
+    def __init__(self, sessions, crypto: Crypto, *, delay: float = DEFAULT_DELAY_S, clock=time.monotonic):
         self.sessions = sessions
         self.crypto = crypto
         self._new: dict[str, dict] = {}  # rows not written yet
+        self._due: dict[str, float] = {}  # new row -> loop time from which it is written
+        self._delay = delay
+        self._clock = clock  # seconds, monotonic (injected by tests)
         self._changes: dict[str, dict] = {}  # changes to rows already written
         self._gone: dict[str, bool] = {}  # rows to delete → only while still "answering"
         self._lock = asyncio.Lock()
-        self._flusher = Flusher(self.flush, delay)
+        self._flusher = Flusher(self._flush_due, delay)
 
     async def begin(
         self, person: Person, question: str, channel: str, thread_ts: str | None, surface: str
@@ -100,6 +106,7 @@ class AnswersInFlight:
             "footer": None,
             "created_at": utcnow(),
         }
+        self._due[delivery_id] = self._clock() + self._delay
         self._flusher.soon()
         return AnswerTracker(self, delivery_id)
 
@@ -109,6 +116,7 @@ class AnswersInFlight:
         if row is not None:
             if row["state"] == "answering":
                 del self._new[delivery_id]
+                self._due.pop(delivery_id, None)
             return
         if self._changes.get(delivery_id, {}).get("state", "answering") == "answering":
             self._changes.pop(delivery_id, None)
@@ -117,6 +125,7 @@ class AnswersInFlight:
 
     async def forget(self, delivery_id: str) -> None:
         self._new.pop(delivery_id, None)
+        self._due.pop(delivery_id, None)
         self._changes.pop(delivery_id, None)
         self._gone[delivery_id] = False
         await self.flush()
@@ -149,14 +158,28 @@ class AnswersInFlight:
         else:
             self._flusher.soon()
 
-    async def flush(self) -> None:
+    async def _flush_due(self) -> None:
+        await self.flush(due_only=True)
+
+    async def flush(self, *, due_only: bool = False) -> None:
         """Write what is waiting, in one transaction. Never raises: the record helps a restart or
-        a Retry; it must never cost the answer itself."""
+        a Retry; it must never cost the answer itself. `due_only` (the timer's flush): new rows
+        only once `delay` old or showing a message; the others wait for their own time."""
         async with self._lock:
             new, changes, gone = self._new, self._changes, self._gone
             if not (new or changes or gone):
                 return
             self._new, self._changes, self._gone = {}, {}, {}
+            if due_only:
+                now = self._clock()
+                for delivery_id in [i for i, row in new.items() if self._due[i] > now and not row["message_ts"]]:
+                    self._new[delivery_id] = new.pop(delivery_id)
+                if self._new:
+                    self._flusher.soon(max(0.0, min(self._due[i] for i in self._new) - now))
+                if not (new or changes or gone):
+                    return
+            for delivery_id in new:
+                self._due.pop(delivery_id, None)
             try:
                 async with self.sessions.begin() as session:
                     if new:

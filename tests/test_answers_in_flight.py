@@ -1,0 +1,89 @@
+"""Answers in flight are written behind: only rows that live long enough to matter reach the database."""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet
+from sqlalchemy import func, select, text
+
+from bot.answers_in_flight import AnswersInFlight
+from bot.identity import Person
+from bot.storage import migrate
+from bot.storage.encryption import Crypto
+from bot.storage.engine import create_engine, session_factory
+from bot.storage.models import AnswerInFlight
+
+ALICE = Person(enterprise_id="", team_id="T1", user_id="U1")
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def rows(engine) -> int:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(AnswerInFlight))).scalar()
+
+
+async def store(url, clock):
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    answers = AnswersInFlight(session_factory(engine), Crypto([Fernet.generate_key().decode()]), delay=60, clock=clock)
+    return engine, answers
+
+
+async def test_a_short_answer_never_touches_the_database(database_url):
+    clock = Clock()
+    engine, answers = await store(database_url, clock)
+    try:
+        tracker = await answers.begin(ALICE, "quick one", "D1", "1.1", "dm")
+        await answers._flush_due()  # the timer's flush: the row is younger than the delay
+        assert await rows(engine) == 0
+        answers.delivered(tracker.delivery_id)
+        clock.now += 120
+        await answers.flush()
+        assert await rows(engine) == 0
+    finally:
+        await answers.close()
+        await engine.dispose()
+
+
+async def test_a_long_answer_is_written_once_due_and_removed_when_delivered(database_url):
+    clock = Clock()
+    engine, answers = await store(database_url, clock)
+    try:
+        older = await answers.begin(ALICE, "slow SENTINEL-QUESTION", "D1", "1.1", "dm")
+        clock.now += 61
+        younger = await answers.begin(ALICE, "just asked", "D1", "1.2", "dm")
+        await answers._flush_due()
+        assert await rows(engine) == 1  # only the one older than the delay
+        async with engine.connect() as conn:
+            stored = (await conn.execute(text("SELECT question FROM answers_in_flight"))).scalar()
+        assert "SENTINEL" not in stored  # encrypted
+        assert (await answers.get(older.delivery_id, ALICE)).question == "slow SENTINEL-QUESTION"
+        assert await rows(engine) == 2  # a reader flushes everything first
+        answers.delivered(older.delivery_id)
+        answers.delivered(younger.delivery_id)
+        await answers.flush()
+        assert await rows(engine) == 0
+    finally:
+        await answers.close()
+        await engine.dispose()
+
+
+async def test_a_row_whose_message_appeared_is_written_at_once(database_url):
+    clock = Clock()
+    engine, answers = await store(database_url, clock)
+    try:
+        tracker = await answers.begin(ALICE, "streaming", "D1", "1.1", "dm")
+        await tracker.message_started("1.2", streaming=True)
+        await answers._flusher.settle()
+        assert await rows(engine) == 1  # a crash from here on leaves a stream to close
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT message_ts FROM answers_in_flight"))).scalar() == "1.2"
+    finally:
+        await answers.close()
+        await engine.dispose()
