@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from slack_sdk.models.blocks import MarkdownBlock
 
 from bot.llm.trimming import TRUNCATION_MARK, fit
@@ -142,3 +143,51 @@ async def test_an_answer_that_fails_after_its_task_cards_leaves_no_stream_open(f
     assert not any(m.get("streaming") for m in fake_slack.visible("D1"))
     await reply.abandon()  # twice, or with nothing open: no error, no second stop
     assert len(fake_slack.calls_to("chat.stopStream")) == 1
+
+
+@pytest.mark.parametrize(
+    "notes, cut_off, share, saving",
+    [
+        ([], False, False, 0.01),
+        (["OpenAI was rate-limited; answered by gpt-6-luna"], True, True, 0.0),
+        (["a"] * 12, False, False, 1.0),
+    ],
+)
+def test_the_footer_dicts_are_what_slack_sdks_block_models_would_send(notes, cut_off, share, saving):
+    """footer_blocks builds plain dicts (it runs under every answer); they must equal the models'."""
+    from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, MarkdownTextObject
+
+    from bot.views.answers import footer_blocks
+
+    got = footer_blocks(
+        "rec-1",
+        model="openai/gpt-6-luna",
+        cost=0.0012,
+        saving=saving,
+        notes=notes,
+        cut_off=cut_off,
+        share=share,
+    )
+    line = "gpt-6-luna · $0.0012 · " + (
+        "saved $0.01" if saving == 0.01 else "saved $1.00" if saving else "no saving (premium model)"
+    )
+    texts = [line, *(f"↪ {n}" for n in notes)] + (
+        ["⚠️ The provider stopped mid-answer: this answer is cut off."] if cut_off else []
+    )
+    buttons = [
+        ButtonElement(text="👍", action_id="feedback_good", value="rec-1"),
+        ButtonElement(text="👎", action_id="feedback_bad", value="rec-1"),
+        ButtonElement(text="Why this model?", action_id="why_model", value="rec-1"),
+    ]
+    if share:
+        buttons.insert(
+            0,
+            ButtonElement(text="Share in channel", action_id="share_answer", value="rec-1", style="primary"),
+        )
+    expected = [
+        ContextBlock(
+            block_id="answer_meta", elements=[MarkdownTextObject(text=t) for t in texts[:10]]
+        ).to_dict(),
+        ActionsBlock(block_id="answer_actions", elements=buttons).to_dict(),
+    ]
+    assert got == expected

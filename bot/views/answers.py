@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
-    ButtonElement,
     ContextBlock,
     MarkdownBlock,
     MarkdownTextObject,
@@ -67,30 +65,39 @@ def footer_blocks(
     notes: list[str],
     cut_off: bool = False,
     share: bool = False,
-) -> list:
+) -> list[dict]:
+    """The cost line and the answer's buttons. Plain Block Kit dicts rather than slack_sdk models:
+    this runs under every answer, and the models cost several times more to build and serialise
+    (tests/test_answer_rendering.py checks the dicts against the models' own output)."""
     line = f"{model_label(model)} · {format_usd(cost)}"
     line += f" · saved {format_usd(saving)}" if saving > 0 else " · no saving (premium model)"
-    elements = [MarkdownTextObject(text=line)]
-    for note in notes:
-        elements.append(MarkdownTextObject(text=f"↪ {note}"))
+    texts = [line, *(f"↪ {note}" for note in notes)]
     if cut_off:
-        elements.append(MarkdownTextObject(text="⚠️ The provider stopped mid-answer: this answer is cut off."))
+        texts.append("⚠️ The provider stopped mid-answer: this answer is cut off.")
     buttons = [
-        ButtonElement(text="👍", action_id="feedback_good", value=record_id),
-        ButtonElement(text="👎", action_id="feedback_bad", value=record_id),
-        ButtonElement(text="Why this model?", action_id="why_model", value=record_id),
+        _button("👍", "feedback_good", record_id),
+        _button("👎", "feedback_bad", record_id),
+        _button("Why this model?", "why_model", record_id),
     ]
     if share:
-        buttons.insert(
-            0,
-            ButtonElement(
-                text="Share in channel", action_id="share_answer", value=record_id, style="primary"
-            ),
-        )
+        buttons.insert(0, {**_button("Share in channel", "share_answer", record_id), "style": "primary"})
     return [
-        ContextBlock(block_id="answer_meta", elements=elements[:10]),
-        ActionsBlock(block_id="answer_actions", elements=buttons),
+        {
+            "type": "context",
+            "block_id": "answer_meta",
+            "elements": [{"type": "mrkdwn", "text": text} for text in texts[:10]],
+        },
+        {"type": "actions", "block_id": "answer_actions", "elements": buttons},
     ]
+
+
+def _button(text: str, action_id: str, value: str) -> dict:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
 
 
 def answer_message_blocks(text: str, footer: list) -> list[dict]:
