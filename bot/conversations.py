@@ -96,11 +96,13 @@ class MentionSafeReply:
     def __init__(self, reply: Reply):
         self._reply = reply
         self._guard = MentionGuard()
+        self.spoken = False  # the model's text has begun
 
     def __getattr__(self, name: str):
         return getattr(self._reply, name)
 
     async def append(self, delta: str) -> None:
+        self.spoken = True
         if safe := self._guard.feed(delta):
             await self._reply.append(safe)
 
@@ -234,13 +236,16 @@ class ConversationService:
         by_provider = {c.provider: c for c in credentials}
         guarded = MentionSafeReply(reply)  # a model's text never pings a channel or a person
         trying: list = []
-        spoken = asyncio.Event()
 
-        async def on_text(delta: str) -> None:
-            spoken.set()
-            await guarded.append(delta)
-
-        watch = asyncio.create_task(self._say_when_slow(reply, trying, spoken))
+        # A timer, not a task per answer: most answers speak long before it would fire.
+        saying: list[asyncio.Task] = []  # the note, once the timer fired
+        watch = (
+            asyncio.get_running_loop().call_later(
+                self.runtime.settings.long_wait, self._say_when_slow, guarded, trying, saying
+            )
+            if hasattr(reply, "waiting")
+            else None
+        )
         try:
             # With a connected service, the model may read it through tools (bot/llm/tools.py).
             tools = await self.tools.offer(person, ask.text.strip())
@@ -258,7 +263,7 @@ class ConversationService:
                     by_provider,
                     messages,
                     person=person,
-                    on_text=on_text,
+                    on_text=guarded.append,
                     on_auth_failure=lambda credential: self._key_failed(person, credential),
                     stream=getattr(reply, "streams", True),
                     on_try=trying.append,
@@ -266,9 +271,12 @@ class ConversationService:
                 )
             await guarded.flush()
         finally:
-            watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
+            if watch is not None:
+                watch.cancel()
+            for task in saying:  # a note still being said is not said after the answer
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         record_id = self.usage.new_id()
         if not result.answered:
             await reply.post(nothing_left_text(result.failures, plan.excluded))
@@ -298,19 +306,20 @@ class ConversationService:
         await reply.finish(footer, neutralise_mentions(result.text))  # always: a stream is never left open
         return result
 
-    async def _say_when_slow(self, reply: Reply, trying: list, spoken: asyncio.Event) -> None:
+    def _say_when_slow(self, reply: MentionSafeReply, trying: list, saying: list) -> None:
         """After `long_wait` seconds of silence, tell the person which provider Atom waits for."""
-        if not hasattr(reply, "waiting"):
-            return
-        await asyncio.sleep(self.runtime.settings.long_wait)
-        if spoken.is_set() or not trying:
+        if reply.spoken or not trying:
             return
         model = trying[-1]
         label = CATALOG[model.provider].label if model.provider in CATALOG else model.provider
-        try:
-            await reply.waiting(label)
-        except Exception:  # a courtesy note must not disturb the answer
-            log.exception("could not say whom Atom is waiting for")
+
+        async def say() -> None:
+            try:
+                await reply.waiting(label)
+            except Exception:  # a courtesy note must not disturb the answer
+                log.exception("could not say whom Atom is waiting for")
+
+        saying.append(asyncio.get_running_loop().create_task(say()))
 
     def _background(self, work) -> None:
         task = asyncio.create_task(work)
@@ -388,6 +397,6 @@ class ConversationService:
             first_token_ms=int(result.first_token_s * 1000) if result.first_token_s is not None else None,
             failovers=len(result.failures),
             outcome="failed" if model is None else ("cut_off" if result.cut_off else "ok"),
-            explanation=plan.explain(),
+            explanation=plan.explain,  # written with the record, after the answer
             answer_turn_id=answer_id,
         )
