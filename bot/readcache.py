@@ -8,8 +8,8 @@ cache (exact); the time limit only bounds how long a change made by another proc
 operator's `atom keys rotate`, say) can take to be seen. Atom is one process (PRODUCT.md), so
 in normal running a change is seen by the very next answer.
 
-Only what the database holds is cached: key rows stay Fernet tokens here and are decrypted per
-call, as before.
+Key rows are cached as the database holds them (Fernet tokens), with each key sealed under this
+process's in-memory key (`MemorySeal`), opened per call: never as plaintext.
 """
 
 from __future__ import annotations

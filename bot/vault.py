@@ -17,7 +17,7 @@ from bot.llm.credentials import Credential
 from bot.llm.keycheck import KeyCheck
 from bot.llm.providers import CATALOG, Provider
 from bot.readcache import ReadCache
-from bot.storage.encryption import CANARY_PLAINTEXT, Crypto, Secret, UndecryptableSecret
+from bot.storage.encryption import CANARY_PLAINTEXT, Crypto, MemorySeal, Secret, UndecryptableSecret
 from bot.storage.repositories import AuditLog, Credentials, MetaValues, WorkspacePolicies
 from bot.storage.rotation import RotationReport, rotate_all
 
@@ -92,6 +92,7 @@ class KeyVault:
     def __init__(self, sessions: async_sessionmaker, crypto: Crypto):
         self._sessions = sessions
         self._crypto = crypto
+        self._seal = MemorySeal()  # the cached keys, opened per call (see MemorySeal)
         self._rows = Credentials(sessions)
         self.policies = WorkspacePolicies(sessions)
         self.audit = AuditLog(sessions)
@@ -109,8 +110,9 @@ class KeyVault:
     # ------------------------------------------------------------------ reading
 
     async def _rows_and_states(self, person: Person):
-        """The person's and workspace's key rows (encrypted) by (provider, scope), and each
-        provider's state for them; cached per person until something changes."""
+        """The person's and workspace's key rows by (provider, scope), each provider's state for
+        them, and each row's key sealed for memory (None: the stored token does not decrypt);
+        cached per person until something changes."""
         owner = _owner(person, PERSONAL)
         return await self._cache.get(owner, lambda: self._read_rows_and_states(owner))
 
@@ -138,7 +140,13 @@ class KeyVault:
                     )
                 )
             states.append(ProviderState(provider, infos[PERSONAL], infos[WORKSPACE], provider.id in blocked))
-        return by_key, tuple(states)
+        sealed = {}
+        for where, row in by_key.items():
+            try:
+                sealed[where] = self._seal.seal(self._crypto.decrypt(row.secret))
+            except UndecryptableSecret:
+                sealed[where] = None
+        return by_key, tuple(states), sealed
 
     async def states(self, person: Person) -> list[ProviderState]:
         return list((await self._rows_and_states(person))[1])
@@ -159,18 +167,17 @@ class KeyVault:
 
     async def usable(self, person: Person) -> list[Credential]:
         """Every credential this person may use now, own keys before the workspace's."""
-        by_key, states = await self._rows_and_states(person)
+        by_key, states, sealed = await self._rows_and_states(person)
         credentials = []
         for state in states:
             info = state.effective
             if info is None:
                 continue
             row = by_key[(state.provider.id, info.scope)]
-            try:
-                secret = Secret(self._crypto.decrypt(row.secret))
-            except UndecryptableSecret:
+            if (key := sealed[(state.provider.id, info.scope)]) is None:
                 await self._mark_for_reentry(row.id)
                 continue
+            secret = Secret(self._seal.open(key))
             credentials.append(Credential(state.provider.id, secret, dict(row.settings or {}), info.scope))
         if person.external and await self.policies.allows_external(*person.host):
             credentials += await self._host_credentials(person, {c.provider for c in credentials})
@@ -179,7 +186,7 @@ class KeyVault:
     async def _host_credentials(self, person: Person, covered: set[str]) -> list[Credential]:
         """Someone from another organisation, where the host's admins allow it: the host's shared
         keys for providers the person has no key of their own (or of their own team) for."""
-        by_key, states = await self._rows_and_states(Person(*person.host, ""))
+        by_key, states, sealed = await self._rows_and_states(Person(*person.host, ""))
         credentials = []
         for state in states:
             info = state.workspace
@@ -188,11 +195,9 @@ class KeyVault:
             if info.status in (NEEDS_REENTRY, "failing"):
                 continue
             row = by_key[(state.provider.id, WORKSPACE)]
-            try:
-                secret = Secret(self._crypto.decrypt(row.secret))
-            except UndecryptableSecret:
+            if (key := sealed[(state.provider.id, WORKSPACE)]) is None:
                 continue
-            credentials.append(Credential(state.provider.id, secret, dict(row.settings or {}), HOST))
+            credentials.append(Credential(state.provider.id, Secret(self._seal.open(key)), dict(row.settings or {}), HOST))
         return credentials
 
     async def allows_external(self, person: Person) -> bool:
