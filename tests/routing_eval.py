@@ -1,7 +1,10 @@
 """Evaluate Balanced routing on the labelled prompts in tests/data/routing/ (dev and held-out).
 
 Each prompt is classified and planned in Balanced mode for a person holding keys for the four
-catalog providers (OpenAI, Anthropic, Gemini, DeepSeek), at list (peak) prices. A hard prompt
+catalog providers (OpenAI, Anthropic, Gemini, DeepSeek), at a given moment: litellm's table gives
+DeepSeek off-peak rates (half price outside 01:00-04:00 and 06:00-10:00 UTC on weekdays), which
+Atom's routing and billing use, so the cost figure depends on the hour. It is reported at peak
+(list prices), off-peak, and spread evenly over a week's hours (`WEEK`). A hard prompt
 (code, maths, logic, analysis) is routed right when the first choice is standard or premium; an
 easy one when it is economy. Cost: each prompt's estimated input tokens plus the expected output
 of the job it really is (bot.llm.routing.EXPECTED_OUTPUT_TOKENS for its labelled kind), priced
@@ -16,7 +19,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.llm.classify import TaskProfile, classify
@@ -26,7 +29,16 @@ from bot.llm.routing import EXPECTED_OUTPUT_TOKENS, plan
 
 DATA = Path(__file__).parent / "data" / "routing"
 PROVIDERS = ["openai", "anthropic", "gemini", "deepseek"]
-PEAK = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+PEAK = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # a Wednesday inside DeepSeek's peak hours: list prices
+OFF_PEAK = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # the same day, 14:00 UTC: European afternoon, US morning
+# Each prompt at the next hour of a week (Monday 00:30 UTC on), round and round: a set asked over
+# a whole week, every hour alike.
+WEEK = "week"
+_MONDAY = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
+
+
+def moment(at, index: int) -> datetime:
+    return _MONDAY + timedelta(hours=index % 168) if at == WEEK else at
 HARD = ("code_write", "code_review", "code_debug", "maths", "logic", "analysis")
 EASY = ("chat", "writing", "extraction", "translation", "summary", "facts")
 # What a perfect router would do with each kind of prompt: the ceiling for the cost figure.
@@ -69,12 +81,14 @@ class Report:
         return 1 - self.ideal_cost / self.baseline
 
 
-def evaluate(rows: list[dict], providers: list[str] = PROVIDERS) -> Report:
+def evaluate(rows: list[dict], providers: list[str] = PROVIDERS, at: datetime | str = PEAK) -> Report:
+    """`at`: when the prompts are asked (PEAK, OFF_PEAK, any datetime, or WEEK)."""
     available = available_models(providers)
     report = Report(rows=len(rows))
-    for row in rows:
+    for index, row in enumerate(rows):
+        when = moment(at, index)
         profile = classify(row["text"])
-        route = plan(profile, available, "balanced", now=PEAK)
+        route = plan(profile, available, "balanced", now=when)
         tier = route.choice.model.tier
         category = row["category"]
         right = (tier != "economy") if row["hard"] else (tier == "economy")
@@ -87,11 +101,11 @@ def evaluate(rows: list[dict], providers: list[str] = PROVIDERS) -> Report:
         # and the expected output of the job it really is, so only the model chosen differs.
         true_task = IDEAL_TASK.get(category, "reasoning" if row["hard"] else "chat")
         tokens_in, tokens_out = profile.est_input_tokens, EXPECTED_OUTPUT_TOKENS[true_task]
-        report.cost += cost(route.choice.model, tokens_in, tokens_out, at=PEAK)
-        report.baseline += baseline_cost(tokens_in, tokens_out, at=PEAK)
+        report.cost += cost(route.choice.model, tokens_in, tokens_out, at=when)
+        report.baseline += baseline_cost(tokens_in, tokens_out, at=when)
         ideal = TaskProfile(true_task, "standard" if row["hard"] else "economy", tokens_in, ("label",))
         report.ideal_cost += cost(
-            plan(ideal, available, "balanced", now=PEAK).choice.model, tokens_in, tokens_out, at=PEAK
+            plan(ideal, available, "balanced", now=when).choice.model, tokens_in, tokens_out, at=when
         )
     return report
 
@@ -104,7 +118,7 @@ def markdown(name: str, report: Report) -> str:
         f"({sum(report.right[c] for c in HARD)}/{sum(report.total[c] for c in HARD)})",
         f"- easy prompts on economy: **{report.easy_rate:.1%}** "
         f"({sum(report.right[c] for c in EASY)}/{sum(report.total[c] for c in EASY)})",
-        f"- cost: ${report.cost:.4f} against ${report.baseline:.4f} always on the premium baseline: "
+        f"- cost at peak: ${report.cost:.4f} against ${report.baseline:.4f} always on the premium baseline: "
         f"**{report.saving:.1%} cheaper** (a perfect router meeting the tier goals: {report.ideal_saving:.1%})",
         "",
         "| category | kind | economy | standard | premium | routed right |",
@@ -143,8 +157,27 @@ def by_key_set(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def by_hour(parts: dict[str, list[dict]]) -> str:
+    lines = [
+        "| part | when | cheaper than always premium | perfect router |",
+        "|---|---|---:|---:|",
+    ]
+    for name, rows in parts.items():
+        for label, at in (
+            ("peak (list prices; 08:00 UTC)", PEAK),
+            ("off-peak (14:00 UTC)", OFF_PEAK),
+            ("spread over a week", WEEK),
+        ):
+            report = evaluate(rows, at=at)
+            lines.append(f"| {name} | {label} | {report.saving:.1%} | {report.ideal_saving:.1%} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
-    print("### whole set, by the keys a person holds\n")
+    print("### cost by the hour the questions are asked\n")
+    print(by_hour({"dev": load("dev"), "held-out": load("heldout")}))
+    print()
+    print("### whole set at peak, by the keys a person holds\n")
     print(by_key_set(load("dev") + load("heldout")))
     print()
     for name in ("dev", "heldout"):
