@@ -43,6 +43,8 @@ def _action(**changes) -> dict:
         urlencode({"payload": json.dumps(_action(user={"id": 7}))}),
         urlencode({"payload": json.dumps(_action(team=12, user={"id": "U1"}))}),
         urlencode({"payload": json.dumps(_action(view="V1"))}),
+        urlencode({"payload": json.dumps(_action(view=None))}),  # Bolt's unhandled-request log read it
+        urlencode({"payload": json.dumps({**payloads.message_action_payload("no_such_shortcut", message={"ts": "1.1", "text": "hi"}), "view": None})}),
         urlencode({"payload": json.dumps(_action(trigger_id=None))}),
         urlencode({"payload": json.dumps(_action(response_url="not a url"))}),
         urlencode({"payload": "{not json"}),
