@@ -32,6 +32,9 @@ from bot.views.delivery import INTERRUPTED_TEXT, interrupted_blocks
 log = logging.getLogger(__name__)
 
 DEFAULT_DELAY_S = 0.2
+# What Slack says to stopping a stream that was already stopped (bot/delivery.py passes it on as
+# done already): the answer had been delivered.
+FINISHED_STREAM = "message_not_in_streaming_state"
 KEEP_FOR = timedelta(days=7)  # an undelivered or interrupted answer waits this long for its button
 
 
@@ -253,13 +256,17 @@ class AnswersInFlight:
             blocks = interrupted_blocks(row.id)
             try:
                 if row.message_ts and row.streaming:
-                    await slack.call(
+                    done = await slack.call(
                         "chat.stopStream",
                         repeatable=True,
                         channel=row.channel,
                         ts=row.message_ts,
                         blocks=blocks,
                     )
+                    if done.get("already") == FINISHED_STREAM:
+                        # The answer had ended; only the row's removal was lost with the process.
+                        self._gone[row.id] = False
+                        continue
                 else:
                     params = {"channel": row.channel, "text": INTERRUPTED_TEXT, "blocks": blocks}
                     if row.thread_ts:

@@ -17,7 +17,8 @@ class UnverifiedRequest(ValueError):
     """A signed request that names no person (Slack sends none such; a crafted one is ignored)."""
 
 
-def _id(value: Any) -> str:
+def slack_id(value: Any) -> str:
+    """The id of a Slack object that may come as an object or as its bare id; "" otherwise."""
     if isinstance(value, dict):
         value = value.get("id")
     return value if isinstance(value, str) else ""
@@ -30,7 +31,7 @@ def asker_workspace(body: Any) -> tuple[str, str] | None:
         return None
     event = body.get("event")
     if body.get("type") == "event_callback" and isinstance(event, dict):
-        team = _id(event.get("user_team")) or _id(event.get("team"))
+        team = slack_id(event.get("user_team")) or slack_id(event.get("team"))
         if not team:
             return None
         if team.startswith("E"):  # a person from an Enterprise Grid org: their team is not given
@@ -38,7 +39,7 @@ def asker_workspace(body: Any) -> tuple[str, str] | None:
         return (body.get("enterprise_id") or "" if team == body.get("team_id") else ""), team
     user = body.get("user")
     if isinstance(user, dict) and isinstance(user.get("team_id"), str) and user["team_id"]:
-        return _id(body.get("enterprise")), user["team_id"]
+        return slack_id(body.get("enterprise")), user["team_id"]
     return None
 
 

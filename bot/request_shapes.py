@@ -247,6 +247,12 @@ def interaction_problem(payload: Any) -> str | None:
         isinstance(payload.get("view"), dict) and payload["view"].get("type")
     ):
         return "a view submission without its view"
+    if payload.get("type") == "view_submission":
+        # Slack always sends the view's id and its state's values; the form listeners read both.
+        view = payload["view"]
+        state = view.get("state")
+        if not view.get("id") or not (isinstance(state, dict) and isinstance(state.get("values"), dict)):
+            return "a view submission without its id or state"
     return None
 
 

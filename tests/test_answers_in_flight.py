@@ -87,3 +87,36 @@ async def test_a_row_whose_message_appeared_is_written_at_once(database_url):
     finally:
         await answers.close()
         await engine.dispose()
+
+
+async def test_after_a_crash_an_answer_that_had_ended_is_not_closed_again(database_url, fake_slack):
+    """Killed within the batch window after an answer ended: its row still says "answering". At
+    start Slack says the stream is no longer streaming: the answer was delivered, so no note, no
+    Try again, the row goes, and it is not counted as closed."""
+    from bot.slack_client import build_client
+    from tests.fakes.slack import Scripted
+
+    clock = Clock()
+    engine, answers = await store(database_url, clock)
+    try:
+        finished = await answers.begin(ALICE, "quick one", "D1", "1.1", "dm")
+        await finished.message_started("1.2", streaming=True)
+        cut = await answers.begin(ALICE, "slow one", "D1", "1.3", "dm")
+        await cut.message_started("1.4", streaming=True)
+        await answers._flusher.settle()
+        assert await rows(engine) == 2
+        fake_slack.fail_always(
+            "chat.stopStream", Scripted(body={"ok": False, "error": "message_not_in_streaming_state"})
+        )
+        client = build_client(fake_slack.url, "xoxb-test")
+
+        async def client_for(_enterprise, _team):
+            return client
+
+        # Both rows look alike to the restart; Slack's answer tells them apart.
+        closed = await answers.close_left_by_crash(client_for, before=None)
+        assert closed == 0 and await rows(engine) == 0
+        assert len(fake_slack.calls_to("chat.stopStream")) == 2
+    finally:
+        await answers.close()
+        await engine.dispose()

@@ -34,6 +34,12 @@ def _action(**changes) -> dict:
     return payload
 
 
+def _submission(callback_id: str, view_patch: dict) -> dict:
+    payload = payloads.view_submission_payload(callback_id, payloads.text_input_values({"name.value": "x"}))
+    payload["view"] = {**payload["view"], **view_patch}
+    return payload
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -44,6 +50,10 @@ def _action(**changes) -> dict:
         urlencode({"payload": json.dumps(_action(team=12, user={"id": "U1"}))}),
         urlencode({"payload": json.dumps(_action(view="V1"))}),
         urlencode({"payload": json.dumps(_action(view=None))}),  # Bolt's unhandled-request log read it
+        *(  # the workflow editor read view.state.values and answered 500 (outside tester)
+            urlencode({"payload": json.dumps(_submission("workflow_edit", view_patch))})
+            for view_patch in ({"state": None}, {"state": {}}, {"state": {"values": None}}, {"id": None})
+        ),
         urlencode({"payload": json.dumps({**payloads.message_action_payload("no_such_shortcut", message={"ts": "1.1", "text": "hi"}), "view": None})}),
         urlencode({"payload": json.dumps(_action(trigger_id=None))}),
         urlencode({"payload": json.dumps(_action(response_url="not a url"))}),

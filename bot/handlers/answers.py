@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.conversations import Ask, ConversationService
 from bot.handlers.replies import EphemeralReply, ThreadReply
-from bot.identity import Person
+from bot.identity import Person, slack_id
 from bot.llm.models import available_models, catalog_ready
 from bot.runtime import Runtime
 from bot.usage import MODES, Preferences, UsageService
@@ -234,7 +234,7 @@ def register(
             if record and record.answer_turn_id
             else None
         )
-        channel = (body.get("channel") or {}).get("id")
+        channel = slack_id(body.get("channel"))
         if answer is None or not channel:
             await tell(SHARE_GONE)
             return
@@ -262,7 +262,7 @@ def register(
     async def on_summarize(ack, shortcut, client, context):
         await ack()
         person = Person.from_context(context)
-        channel = (shortcut.get("channel") or {}).get("id")
+        channel = slack_id(shortcut.get("channel"))
         message = shortcut.get("message") or {}
         thread_ts = message.get("thread_ts") or message.get("ts")
         async with runtime.inflight.hold():
