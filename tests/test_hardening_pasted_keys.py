@@ -251,3 +251,13 @@ def test_the_azure_signature_needs_letters_or_digits_on_both_sides():
     assert find_pasted_key(f"my key {AZURE_84}") == "azure"
     assert find_pasted_key("codes: JQQJ99! and: AAABACOG.") is None
     assert find_pasted_key("abcdefgJQQJ99abcd") is None  # seven before
+
+
+def test_each_prefixed_key_pattern_starts_with_the_literal_the_scan_looks_for_first():
+    """The scan skips a pattern when its literal is not in the text: that is only right if every
+    match of the pattern starts with that literal."""
+    from bot.llm.providers import _PREFIXED_KEYS
+
+    for _provider, literal, pattern in _PREFIXED_KEYS:
+        assert literal.replace("-", "").isalnum()  # no regex syntax in it: read as written
+        assert pattern.pattern.startswith(literal), (literal, pattern.pattern)

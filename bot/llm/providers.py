@@ -240,11 +240,13 @@ def check_key_format(provider: Provider, raw: str | None) -> tuple[str, str | No
 # What follows a prefix must look random (a long run of letters mixed with digits): prose such as
 # "risk-free-trade-offs" or "task-based" is not a key.
 
-_PREFIXED_KEYS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("anthropic", re.compile(r"sk-ant-(?P<body>[A-Za-z0-9_\-]{20,})")),
-    ("openai", re.compile(r"sk-(?:proj|svcacct|admin|None)-(?P<body>[A-Za-z0-9_\-]{20,})")),
-    ("openai", re.compile(r"sk-(?P<body>[A-Za-z0-9_\-]{20,})")),  # OpenAI's older keys, DeepSeek's
-    ("gemini", re.compile(r"AIza(?P<body>[0-9A-Za-z_\-]{30,})")),
+# (provider, the literal every match starts with, pattern): a text without the literal is not
+# searched (most messages have none).
+_PREFIXED_KEYS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("anthropic", "sk-ant-", re.compile(r"sk-ant-(?P<body>[A-Za-z0-9_\-]{20,})")),
+    ("openai", "sk-", re.compile(r"sk-(?:proj|svcacct|admin|None)-(?P<body>[A-Za-z0-9_\-]{20,})")),
+    ("openai", "sk-", re.compile(r"sk-(?P<body>[A-Za-z0-9_\-]{20,})")),  # OpenAI's older keys, DeepSeek's
+    ("gemini", "AIza", re.compile(r"AIza(?P<body>[0-9A-Za-z_\-]{30,})")),
 )
 # Azure OpenAI: 32 hex characters (not a 40-hex commit id or a 64-hex digest), or the newer
 # 84-character form (letters and digits, with Cognitive Services' "ACOG" signature inside).
@@ -293,8 +295,8 @@ def _hex_key(token: str, least: int) -> bool:
 def _scan(text: str, *, joined: bool) -> str | None:
     """The provider of the first key-like token in `text`. `joined`: the text had its whitespace
     removed, so only the unmistakable shapes count (prose glued together is one long token)."""
-    for provider_id, pattern in _PREFIXED_KEYS:
-        if any(_looks_random(m.group("body"), 16 if joined else 12) for m in pattern.finditer(text)):
+    for provider_id, literal, pattern in _PREFIXED_KEYS:
+        if literal in text and any(_looks_random(m.group("body"), 16 if joined else 12) for m in pattern.finditer(text)):
             return provider_id
     if any(_hex_key(m.group(), 4 if joined else 2) for m in _AZURE_HEX.finditer(text)):
         return "azure"
