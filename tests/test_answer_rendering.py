@@ -145,6 +145,24 @@ async def test_an_answer_that_fails_after_its_task_cards_leaves_no_stream_open(f
     assert len(fake_slack.calls_to("chat.stopStream")) == 1
 
 
+async def test_answer_passes_the_error_on_and_leaves_no_stream_open(fake_slack):
+    """`ThreadReply.answer`, which every threaded surface answers through (DMs, mentions, the
+    assistant panel, Summarize, Try again): a respond that fails mid-stream has its stream stopped."""
+    from bot.handlers.replies import ThreadReply
+    from bot.slack_client import build_client
+
+    async def failing_respond(ask, reply):
+        await reply.step("Choosing a model", details="chat")
+        await reply.append("Half an ans")
+        raise RuntimeError("the model call broke")
+
+    reply = ThreadReply(build_client(fake_slack.url, "xoxb-test"), "D1", "1700000000.000200", team_id="T1", user_id="U1")
+    with pytest.raises(RuntimeError, match="the model call broke"):
+        await reply.answer(failing_respond, ask=None)
+    assert len(fake_slack.calls_to("chat.stopStream")) == 1
+    assert not any(m.get("streaming") for m in fake_slack.visible("D1"))
+
+
 @pytest.mark.parametrize(
     "notes, cut_off, share, saving",
     [

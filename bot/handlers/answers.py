@@ -301,4 +301,4 @@ def register(
                 "shortcut",
                 use_history=False,
             )
-            await conversations.respond(ask, reply)
+            await reply.answer(conversations.respond, ask)

@@ -80,11 +80,7 @@ def register(surface, runtime: Runtime, conversations: ConversationService, view
             )
             ask = await about_view(Ask(person, text, channel, thread_ts, "assistant"), reply, views, client, runtime.delivery_policy)
             if ask is not None:
-                try:
-                    await conversations.respond(ask, reply)
-                except Exception:
-                    await reply.abandon()  # no stream left open under the apology
-                    raise
+                await reply.answer(conversations.respond, ask)
 
     surface.app.use(assistant)
     surface.assistant = True

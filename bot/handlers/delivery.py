@@ -67,4 +67,4 @@ def register(surface, runtime: Runtime, conversations: ConversationService) -> N
         await runtime.answers.forget(stored.id)  # one new answer per click, not one per click
         async with runtime.inflight.hold():
             ask = Ask(stored.person, stored.question, stored.channel, stored.thread_ts, stored.surface)
-            await conversations.respond(ask, thread_reply(client, stored))
+            await thread_reply(client, stored).answer(conversations.respond, ask)

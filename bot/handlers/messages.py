@@ -49,11 +49,7 @@ def register(
             if where == "dm":
                 ask = await about_view(ask, reply, views, client, runtime.delivery_policy)
             if ask is not None:
-                try:
-                    await conversations.respond(ask, reply)
-                except Exception:
-                    await reply.abandon()
-                    raise
+                await reply.answer(conversations.respond, ask)
 
     @surface.event("message.im")
     async def on_dm(body, event, client, context):

@@ -106,6 +106,15 @@ class ThreadReply:
         except DeliveryFailed as exc:
             log.warning("could not post a reply: %s", exc)
 
+    async def answer(self, respond, ask) -> None:
+        """`respond(ask, self)` (ConversationService.respond); should it raise, the stream it
+        opened is ended before the error goes on to Atom's error handler."""
+        try:
+            await respond(ask, self)
+        except Exception:
+            await self.abandon()
+            raise
+
     async def abandon(self) -> None:
         """The answer failed with an error: end a stream the task cards or the answer opened, so it
         is not left open under the apology Atom's error handler posts."""
