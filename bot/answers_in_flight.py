@@ -79,7 +79,7 @@ class AnswersInFlight:
         self.sessions = sessions
         self.crypto = crypto
         self._new: dict[str, dict] = {}  # rows not written yet
-        self._due: dict[str, float] = {}  # new row -> loop time from which it is written
+        self._due: dict[str, float] = {}  # new row -> `clock` time from which it is written
         self._delay = delay
         self._clock = clock  # seconds, monotonic (injected by tests)
         self._changes: dict[str, dict] = {}  # changes to rows already written
