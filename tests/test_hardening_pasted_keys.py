@@ -261,3 +261,12 @@ def test_each_prefixed_key_pattern_starts_with_the_literal_the_scan_looks_for_fi
     for _provider, literal, pattern in _PREFIXED_KEYS:
         assert literal.replace("-", "").isalnum()  # no regex syntax in it: read as written
         assert pattern.pattern.startswith(literal), (literal, pattern.pattern)
+
+
+def test_the_pasted_key_warning_reads_as_a_sentence():
+    from bot.llm.providers import CATALOG
+    from bot.views.keys import pasted_key_text
+
+    assert "seems to contain an OpenAI API key." in pasted_key_text(CATALOG["openai"])
+    assert "seems to contain a DeepSeek API key." in pasted_key_text(CATALOG["deepseek"])
+    assert "seems to contain an API key." in pasted_key_text(None)

@@ -202,7 +202,7 @@ def shape_of(key: str) -> str | None:
     return None
 
 
-def _a(name: str) -> str:
+def with_article(name: str) -> str:
     """ "an OpenAI", "an Anthropic", "a DeepSeek"."""
     return f"{'an' if name[:1].upper() in 'AEIOU' else 'a'} {name}"
 
@@ -227,9 +227,9 @@ def check_key_format(provider: Provider, raw: str | None) -> tuple[str, str | No
     shape = shape_of(key)
     if shape and shape != provider.id and not (provider.id == "deepseek" and shape == "openai"):
         other = CATALOG[shape].label
-        return "", f"That looks like {_a(other)} key, not {_a(label)} key. Add it under {other} instead."
+        return "", f"That looks like {with_article(other)} key, not {with_article(label)} key. Add it under {other} instead."
     if not provider.key_pattern.match(key):
-        return "", f"That does not look like {_a(label)} key ({provider.key_example})."
+        return "", f"That does not look like {with_article(label)} key ({provider.key_example})."
     return key, None
 
 

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.llm.providers import CATALOG, Provider
+from bot.llm.providers import CATALOG, Provider, with_article
 from bot.vault import NEEDS_REENTRY, PERSONAL, WORKSPACE, KeyInfo, ProviderState
 from bot.views.modal import info_modal
 
@@ -259,7 +259,7 @@ def audit_modal(events) -> dict:
 
 
 def pasted_key_text(provider: Provider | None) -> str:
-    what = f"{provider.label} API key" if provider else "an API key"
+    what = f"{with_article(provider.label)} API key" if provider else "an API key"
     where = f" at <{provider.console_url}|{provider.label}>" if provider else " at your provider"
     return (
         f"⚠️ Your message seems to contain {what}. I did not send it to any AI model and did not store it. "
