@@ -22,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
         "worker", help="run workflow executions handed over by `atom run` (it starts this itself)"
     )
     worker.add_argument("--report-fd", type=int, required=True, help=argparse.SUPPRESS)
+    worker.add_argument("--heartbeat", type=float, default=None, help=argparse.SUPPRESS)
     sub.add_parser("doctor", help="check configuration, database, Slack and stored provider keys")
     sub.add_parser("migrate", help="bring the database schema up to date")
     keys = sub.add_parser("keys", help="encryption keys")
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(force_http=args.http)
         if args.command == "worker":
-            return _worker(args.report_fd)
+            return _worker(args.report_fd, args.heartbeat)
         if args.command == "migrate":
             return asyncio.run(_migrate(load_settings(need_slack=False, create_key_file=True)))
         if args.command == "doctor":
@@ -113,7 +114,7 @@ def _run(force_http: bool) -> int:
     return 0
 
 
-def _worker(report_fd: int) -> int:
+def _worker(report_fd: int, heartbeat: float | None = None) -> int:
     """`atom worker`: started by `atom run` with the same configuration; runs workflow
     executions handed to it on stdin (bot/workflows/worker.py)."""
     import asyncio
@@ -121,13 +122,13 @@ def _worker(report_fd: int) -> int:
     from bot.config import load_settings
     from bot.logs import setup_logging
     from bot.server import tune_gc
-    from bot.workflows.worker import serve
+    from bot.workflows.worker import HEARTBEAT_SECONDS, serve
 
     settings = load_settings(need_slack=False)
     setup_logging(settings.log_level, settings.log_format, log_content=settings.log_content)
     tune_gc()
     try:
-        return asyncio.run(serve(settings, report_fd))
+        return asyncio.run(serve(settings, report_fd, heartbeat or HEARTBEAT_SECONDS))
     except KeyboardInterrupt:
         return 130
 

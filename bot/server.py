@@ -172,7 +172,9 @@ def build_web_app(
         if worker is not None:
             # Reported, not a readiness condition: Slack is still acknowledged while the worker
             # restarts (runs wait for it), so taking this process out of rotation would be wrong.
-            body["workflow_worker"] = {"state": worker.state, "pid": worker.pid, "restarts": worker.restarts}
+            body["workflow_worker"] = {
+                "state": worker.state, "pid": worker.pid, "restarts": worker.restarts, "hangs": worker.hangs
+            }
         return web.json_response(body, status=200 if ready else 503)
 
     async def metrics(_request):

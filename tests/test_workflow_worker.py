@@ -7,6 +7,7 @@ SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -139,6 +140,47 @@ async def test_a_worker_killed_mid_run_fails_the_run_tells_the_owner_and_is_rest
     await atom.runtime.workflow_service.run_now(ANN, workflow_id, trigger="retry")
     found = await wait_for_runs(atom.runtime, workflow_id, 2, timeout=60)
     assert [r.status for r in found] == ["failed", "success"], [r.error for r in found]
+
+
+async def test_a_hung_worker_is_killed_its_run_failed_with_the_reason_and_a_new_one_started(
+    fake_slack, fake_providers, fake_google, sqlite_url, encryption_key, monkeypatch
+):
+    """A child whose loop stops (here: SIGSTOP) writes no heartbeat: after `hung_after` seconds of
+    silence the parent kills it, records its started run as failed, tells the owner, restarts it."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    env = atom_env(fake_slack.url, sqlite_url, encryption_key, **provider_env(fake_providers),
+                   **connector_env(fake_google, None), ATOM_WORKFLOW_RUNNER="worker")
+    atom = AtomHarness(fake_slack, env)
+    atom.providers = fake_providers
+    await atom.start()
+    worker = atom.server.worker
+    worker.heartbeat, worker.hung_after = 0.2, 2.0
+    try:
+        worker.start()
+        first = await _worker_ready(worker)
+        await asyncio.sleep(1.0)  # several heartbeats: a quiet, healthy worker is left alone
+        assert worker.hangs == 0 and worker.pid == first
+        await give_keys(atom, "openai")
+        atom.providers.script("openai", Behaviour(hang=True))
+        workflow_id = await enabled(atom, summary_spec(), due_in=0.3)
+        await asyncio.wait_for(atom.providers.wait_for_requests(1, "openai"), 60)  # mid-step
+        os.kill(first, signal.SIGSTOP)
+        [run] = await wait_for_runs(atom.runtime, workflow_id, 1, timeout=60)
+        assert run.status == "failed" and "stopped responding for 2 seconds" in run.error, run.error
+        await settle(atom)
+        [dm] = dms_to(atom.slack, "U1")
+        assert "failed" in dm.params["text"] and "workflow_retry" in str(dm.params["blocks"])
+        second = await _worker_ready(worker, previous_pid=first)
+        assert worker.hangs == 1 and worker.restarts == 1 and second != first
+        with pytest.raises(ProcessLookupError):
+            os.kill(first, 0)  # the stopped child is gone, not left behind
+        await atom.runtime.workflow_service.run_now(ANN, workflow_id, trigger="retry")
+        found = await wait_for_runs(atom.runtime, workflow_id, 2, timeout=60)
+        assert [r.status for r in found] == ["failed", "success"], [r.error for r in found]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(first, signal.SIGKILL)
+        await atom.stop()
 
 
 def _free_port() -> int:

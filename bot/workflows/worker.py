@@ -14,6 +14,7 @@ from the database, decrypting as any run does).
     child → parent, on a pipe of its own:   {"ready": pid}
                                             {"started": run id}   written before the run begins
                                             {"done": run id, "status": s}   once it is recorded
+                                            {"alive": 1}   every `--heartbeat` seconds, from its loop
 
 The child writes "started" with a blocking write before the run's first step, and the parent
 reads the pipe to its end before it treats a dead child, so a run the parent never heard start
@@ -23,6 +24,13 @@ any failure: its steps may have had effects, so it is not run again. The child i
 with backoff (1 s doubling to 60 s; back to 1 s once a child has lived a minute). On shutdown the
 parent sends what is queued, closes the child's stdin, and waits for it to finish its runs
 (bounded by the same grace as replies); runs still unfinished then are recorded as failed.
+
+A child whose event loop hangs (a deadlock, a step that never yields, a stopped process) would
+hold its runs and take no more without dying. Its heartbeat is written by its event loop, so the
+parent treats `hung_after` seconds without any line from a child that has spoken before as a
+hang: it kills the child, and its runs go as for any death (never started: to the next child;
+started: recorded as failed, owner told). A child still starting has `STARTUP_ALLOWANCE` seconds
+to say anything.
 """
 
 from __future__ import annotations
@@ -47,12 +55,19 @@ log = logging.getLogger(__name__)
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
 STABLE_AFTER = 60.0  # a child that lived this long resets the backoff
 EXTRA_STOP_SECONDS = 5.0
+HEARTBEAT_SECONDS = 5.0  # how often a child says it is alive
+HUNG_AFTER_SECONDS = 60.0  # silence after which a child that spoke before is taken as hung
+STARTUP_ALLOWANCE = 120.0  # silence allowed before a child's first line (imports, migrations…)
 # The worker yields the CPU to `atom run` when both want it: a run may take a second longer, an
 # acknowledgement has Slack's 3 s deadline. Runs still use every core nobody else needs.
 WORKER_NICENESS = 5  # beyond the grace, for the child to record and close before it is killed
 DIED = "Atom's workflow worker stopped while this run was in progress (exit code {code}), so it did not finish."
 CUT = "Atom was shutting down and this run did not finish within {grace:.0f} seconds."
 NOT_STARTED = "Atom was shutting down before this run could start."
+HUNG = (
+    "Atom's workflow worker stopped responding for {seconds:.0f} seconds while this run was in progress, "
+    "so it was restarted and the run did not finish."
+)
 
 
 @dataclass
@@ -86,9 +101,18 @@ def child_environment(settings) -> dict[str, str]:
 class WorkerSupervisor:
     """The parent's side: starts the child, hands it claimed runs, restarts it when it dies."""
 
-    def __init__(self, runtime, *, command: list[str] | None = None):
+    def __init__(
+        self,
+        runtime,
+        *,
+        command: list[str] | None = None,
+        heartbeat: float = HEARTBEAT_SECONDS,
+        hung_after: float = HUNG_AFTER_SECONDS,
+    ):
         self.runtime = runtime
         self.command = command or [sys.executable, "-m", "bot", "worker"]
+        self.heartbeat = heartbeat
+        self.hung_after = hung_after
         self._queue: deque[Handoff] = deque()  # claimed, not yet sent to a ready child
         self._sent: dict[str, Handoff] = {}  # sent to the current child, not heard started
         self._running: dict[str, Handoff] = {}  # started in the current child, not done
@@ -99,6 +123,7 @@ class WorkerSupervisor:
         self._task: asyncio.Task | None = None
         self._writer: asyncio.Task | None = None
         self.restarts = 0
+        self.hangs = 0  # children killed for not answering
         self.finished = 0  # runs the children reported done
         self.pid: int | None = None
         self.state = "not started (no workflow armed)"
@@ -158,8 +183,9 @@ class WorkerSupervisor:
             if time.monotonic() - began >= STABLE_AFTER:
                 backoff = BACKOFF_FIRST
             self.restarts += 1
-            self.state = f"restarting (exit code {code})"
-            log.error("the workflow worker exited (code %s); restarting it in %.0f s", code, backoff)
+            why = "it stopped responding" if code == "hung" else f"exit code {code}"
+            self.state = f"restarting ({why})"
+            log.error("the workflow worker stopped (%s); restarting it in %.0f s", why, backoff)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wait_stopping(), backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
@@ -169,11 +195,11 @@ class WorkerSupervisor:
             self._wake.clear()
             await self._wake.wait()
 
-    async def _one_child(self) -> int | None:
+    async def _one_child(self) -> int | str | None:
         read_fd, write_fd = os.pipe()
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                *self.command, "--report-fd", str(write_fd),
+                *self.command, "--report-fd", str(write_fd), "--heartbeat", str(self.heartbeat),
                 stdin=asyncio.subprocess.PIPE, pass_fds=(write_fd,),
                 env=child_environment(self.runtime.settings),
             )
@@ -190,8 +216,30 @@ class WorkerSupervisor:
             lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", 0)
         )
         self._writer = asyncio.create_task(self._send(self._proc), name="atom-workflow-worker-send")
+        hung = False
         try:
-            while line := await reader.readline():  # to the end: every report the child wrote
+            spoke = False
+            while True:  # to the end: every report the child wrote
+                try:
+                    line = await asyncio.wait_for(
+                        reader.readline(), self.hung_after if spoke else max(self.hung_after, STARTUP_ALLOWANCE)
+                    )
+                except TimeoutError:
+                    if hung:  # killed, yet its pipe is still open: a grandchild holds it
+                        break
+                    hung = True
+                    self.hangs += 1
+                    log.error(
+                        "the workflow worker (pid %d) sent nothing for %.0f s: killing it",
+                        self._proc.pid,
+                        self.hung_after,
+                    )
+                    with contextlib.suppress(ProcessLookupError):
+                        self._proc.kill()
+                    continue
+                if not line:
+                    break
+                spoke = True
                 self._report(line)
         finally:
             transport.close()
@@ -209,8 +257,8 @@ class WorkerSupervisor:
         else:
             # Never heard to start: provably nothing done, so the next child runs them.
             self._queue.extendleft(reversed(never_started))
-            await self._lose(lost, DIED.format(code=code))
-        return code
+            await self._lose(lost, HUNG.format(seconds=self.hung_after) if hung else DIED.format(code=code))
+        return "hung" if hung else code
 
     _grace = 20.0
 
@@ -319,7 +367,14 @@ class _Reports:
             data = data[os.write(self.fd, data):]
 
 
-async def serve(settings, report_fd: int) -> int:
+async def _beat(reports: _Reports, every: float) -> None:
+    """The child's heartbeat, written by its event loop: silence means the loop is stuck."""
+    while True:
+        await asyncio.sleep(every)
+        reports.send(alive=1)
+
+
+async def serve(settings, report_fd: int, heartbeat: float = HEARTBEAT_SECONDS) -> int:
     """The worker's main loop: runs what arrives on stdin until its end (or SIGTERM), then
     finishes the runs in flight (bounded) and exits."""
     from bot.llm import runtime as llm_runtime
@@ -329,6 +384,7 @@ async def serve(settings, report_fd: int) -> int:
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
     reports = _Reports(report_fd)
+    beating = asyncio.create_task(_beat(reports, heartbeat), name="atom-worker-heartbeat")
     runtime = await Runtime.open(settings, run_migrations=False)
     llm_runtime.start_background_load()  # as `atom run` does: model steps wait for it if needed
     stop = asyncio.Event()
@@ -391,6 +447,7 @@ async def serve(settings, report_fd: int) -> int:
         for task in pending:
             task.cancel()  # the parent records these as cut short
         await asyncio.gather(*pending, return_exceptions=True)
+    beating.cancel()
     await runtime.close()
     return 0
 
