@@ -262,6 +262,8 @@ def _ascii_alnum(text: str) -> bool:
 
 
 def _azure_signature(text: str) -> bool:
+    if "JQQJ99" not in text and "AAABACOG" not in text:  # most texts: a substring test, no regex
+        return False
     for mark in _AZURE_MARK.finditer(text):
         before, after = text[max(0, mark.start() - 8) : mark.start()], text[mark.end() : mark.end() + 4]
         if len(before) == 8 and len(after) == 4 and _ascii_alnum(before) and _ascii_alnum(after):
@@ -317,17 +319,21 @@ def _scan(text: str, *, joined: bool) -> str | None:
 
 
 def find_pasted_key(text: str | None) -> str | None:
-    """The provider whose key seems to be in a chat message (or "unknown"), else None."""
+    """The provider whose key seems to be in a chat message (or "unknown"), else None.
+    It runs before every answer: the common case (no key) stays on C string methods where it can
+    (the invisible characters are all non-ASCII; `str.split()` splits on exactly what `\\s` matches)."""
     if not text:
         return None
-    text = text.translate(_INVISIBLE)
+    if not text.isascii():
+        text = text.translate(_INVISIBLE)
     found = _scan(text, joined=False)
+    squeezed = None
     if found in (None, "azure", "unknown"):
         # A key split across lines, or with spaces pasted into it: read it once more without them
         # (its second half alone may already have looked like an unnamed key).
-        squeezed = re.sub(r"\s+", "", text)
+        squeezed = "".join(text.split())
         if squeezed != text:
             found = _scan(squeezed, joined=True) or found
-    if found == "openai" and _DEEPSEEK.search(re.sub(r"\s+", "", text)):
+    if found == "openai" and _DEEPSEEK.search("".join(text.split()) if squeezed is None else squeezed):
         return "deepseek"
     return found
