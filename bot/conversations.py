@@ -282,10 +282,10 @@ class ConversationService:
             await reply.post(nothing_left_text(result.failures, plan.excluded))
             self._store(ask, key, record_id, plan, result, baseline=0.0)
             return result
-        baseline = baseline_cost(
+        baseline = baseline_cost(  # at the moment the answer was priced: the saving compares like with like
             result.prompt_tokens,
             result.completion_tokens,
-            at=utcnow(),
+            at=result.priced_at or utcnow(),
             cached=result.cached_tokens,
             cache_write=result.cache_write_tokens,
         )

@@ -71,6 +71,7 @@ class CallResult:
     cut_off: bool = False
     first_token_s: float | None = None
     latency_s: float = 0.0
+    priced_at: datetime | None = None  # the moment `cost_usd` was priced at (off-peak rates)
 
     @property
     def answered(self) -> bool:
@@ -273,11 +274,12 @@ class ModelCaller:
             )
             result.cached_tokens, result.cache_write_tokens = cached_tokens(usage)
             # Priced at the moment of the call: some providers bill off-peak hours at lower rates.
+            result.priced_at = datetime.now(UTC)
             result.cost_usd = cost(
                 model,
                 result.prompt_tokens,
                 result.completion_tokens,
-                at=datetime.now(UTC),
+                at=result.priced_at,
                 cached=result.cached_tokens,
                 cache_write=result.cache_write_tokens,
             )

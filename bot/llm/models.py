@@ -305,8 +305,21 @@ def azure_models(deployments: Mapping[str, str]) -> list[ModelSpec]:
     return models
 
 
+@functools.cache
+def _index(specs: tuple[ModelSpec, ...]) -> tuple[dict[str, ModelSpec], dict[str, tuple[ModelSpec, ...]]]:
+    """The catalog by every name a model answers to (the first model wins, as a scan in catalog
+    order would find it) and by provider: lookups on every answer's path are dict reads."""
+    by_name: dict[str, ModelSpec] = {}
+    by_provider: dict[str, list[ModelSpec]] = {}
+    for spec in specs:
+        for name in (spec.litellm_name, spec.price_key, spec.name):
+            by_name.setdefault(name, spec)
+        by_provider.setdefault(spec.provider, []).append(spec)
+    return by_name, {provider: tuple(models) for provider, models in by_provider.items()}
+
+
 def for_provider(provider: str) -> list[ModelSpec]:
-    return [spec for spec in catalog() if spec.provider == provider]
+    return list(_index(catalog())[1].get(provider, ()))
 
 
 def available_models(
@@ -329,4 +342,4 @@ def matches(spec: ModelSpec, name: str) -> bool:
 
 def lookup(litellm_name: str) -> ModelSpec | None:
     """The catalog model with that litellm name (or bare model id), else None."""
-    return next((spec for spec in catalog() if matches(spec, litellm_name)), None)
+    return _index(catalog())[0].get(litellm_name)

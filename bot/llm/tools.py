@@ -257,7 +257,8 @@ class ToolLoop:
             result.prompt_tokens += prompt
             result.completion_tokens += completion
             # Every call of the loop is in the answer's cost, each priced at its own model and moment.
-            result.cost_usd += cost(model, prompt, completion, at=datetime.now(UTC))
+            result.priced_at = datetime.now(UTC)
+            result.cost_usd += cost(model, prompt, completion, at=result.priced_at)
             if not result.attempts or result.attempts[-1].outcome != "ok" or result.attempts[-1].model != model.litellm_name:
                 result.attempts.append(Attempt(model.provider, model.litellm_name, "ok"))
             result.model, result.credential = model, credential

@@ -238,8 +238,11 @@ class WorkflowRunner:
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
             cost_usd=result.cost_usd,
-            baseline_cost_usd=baseline_cost(result.prompt_tokens, result.completion_tokens, at=utcnow())
-            if result.answered else 0.0,
+            baseline_cost_usd=(
+                baseline_cost(result.prompt_tokens, result.completion_tokens, at=result.priced_at or utcnow())
+                if result.answered
+                else 0.0
+            ),
             latency_ms=int(result.latency_s * 1000),
             failovers=len(result.failures),
             outcome="ok" if result.answered else "failed",
