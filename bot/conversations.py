@@ -62,7 +62,7 @@ LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 def without_lone_surrogates(text: str) -> str:
     """`text` with each lone surrogate replaced by U+FFFD, as a UTF-8 decoder would."""
-    return LONE_SURROGATE.sub("\ufffd", text)
+    return text if text.isascii() else LONE_SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)

@@ -123,9 +123,10 @@ class UsageService:
         """The person's preferences, and why Atom must not call now (a budget is used up) or None.
         Spend is summed only when a budget is set: most people have none."""
         prefs, workspace_budget = await self._settings.get(person, lambda: self._read_settings(person))
+        if prefs.monthly_budget is None and workspace_budget is None:
+            return prefs, None
         since = month_start(now)
-        if prefs.monthly_budget is not None or workspace_budget is not None:
-            await self.pending.flush()  # spend includes the answers just given
+        await self.pending.flush()  # spend includes the answers just given
         if prefs.monthly_budget is not None:
             spent = await self.log.spent_since(person.enterprise_id, person.team_id, since, person.user_id)
             if spent >= prefs.monthly_budget:
