@@ -115,15 +115,16 @@ _MENTION = re.compile(r"<(?:!(channel|here|everyone|group)|!subteam\^([^<>|]*)|@
 _ZWSP = "\u200b"  # between @ and the name: reads the same, pings nobody
 
 
+def _inert(match: re.Match) -> str:
+    broadcast, group, user, label = match.groups()
+    name = (label or broadcast or group or user or "").lstrip("@")
+    return f"@{_ZWSP}{name}"
+
+
 def neutralise_mentions(text: str) -> str:
-    """Model output with every broadcast and mention turned into plain, inert text."""
-
-    def inert(match: re.Match) -> str:
-        broadcast, group, user, label = match.groups()
-        name = (label or broadcast or group or user or "").lstrip("@")
-        return f"@{_ZWSP}{name}"
-
-    return _MENTION.sub(inert, text)
+    """Model output with every broadcast and mention turned into plain, inert text. Every streamed
+    chunk passes here: a chunk without "<" (most of them) holds no mention and is returned as is."""
+    return _MENTION.sub(_inert, text) if "<" in text else text
 
 
 class MentionGuard:
