@@ -10,7 +10,8 @@ table probed, each function run and each kind of operation costs trips to memory
 each of the request's words up once, in bot.llm.lexicon's one INDEX, and keeps the few words found
 there, the bits of the lists they are in and the phrases present (tried only under their longest
 word). `found` returns at a bit test for a list with nothing in the text, and the detectors return
-at a bit test or an `in` on most text (no operator, no newline, no "error"…).
+at a bit test or an `in` on most text (no operator, no newline, no "error"…). Builtins that are
+costly cold (generators, max(), sorted() with a key) stay off the common path.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ class Text:
         phrases: list[tuple[int, int, str, str]] = []  # (vocabulary's bit, place in it, first word, name)
         mask = phrase_mask = 0
         for word in tokens:
-            entry = INDEX.get(word)
-            if entry is not None and word not in hits:
+            if word in INDEX and word not in hits:  # `in` and [], not .get(): no call for most words
+                entry = INDEX[word]
                 hits[word] = bits = entry[0]
                 mask |= bits
                 for bit, padded, order, first, name in entry[1]:  # phrases with this word in them
@@ -118,11 +119,14 @@ class Text:
             for word, bits in self.hits.items():
                 if bits & bit:
                     shown.append(word)
-            if len(shown) > 1:
-                matched: dict[str, str] = {}
-                for word in sorted(shown):  # sorted: "bug" before "bugs"
-                    matched.setdefault(vocabulary.forms[word], word)
-                shown = sorted(matched.values(), key=lambda word: vocabulary.rank[vocabulary.forms[word]])
+            if len(shown) > 1:  # one form per group ("bug" before "bugs"), in the groups' order
+                ranked = [(vocabulary.rank[vocabulary.forms[word]], word) for word in shown]
+                ranked.sort()
+                shown, group = [], -1
+                for rank, word in ranked:
+                    if rank != group:
+                        shown.append(word)
+                        group = rank
         if self.phrase_mask & bit:
             matched: list[tuple[int, str]] = []
             first_seen = None
@@ -211,7 +215,8 @@ def has_equation(raw: str) -> bool:
     # Each `in` is a C scan; the regex engine is started only when an operator is there.
     if "=" in raw or "+" in raw or "*" in raw or "^" in raw or "×" in raw or "÷" in raw:
         for match in _OPERATOR.finditer(raw):
-            left = raw[max(0, match.start() - 3) : match.start()].rstrip()
+            at = match.start()
+            left = raw[at - 3 if at > 3 else 0 : at].rstrip()
             if left and (
                 left[-1].isdigit() or (left[-1].isalpha() and (len(left) < 2 or not left[-2].isalpha()))
             ):
