@@ -30,10 +30,14 @@ A follow-up with no signal of its own ("make it shorter", "and in Go?", "why?") 
 the exchange it continues: pass that exchange's profile as `previous` (`previous_profile` finds it
 in a conversation's history).
 
-Why it is fast: words are matched by set lookups on one lower-cased, split copy of the text;
-the few regexes (code lines, SQL, tracebacks, equations, design phrases) run only when a cheap
-substring test says they might match. Signals are read from the first 1,200 and last 400
-characters (where people put the ask and where pastes show their shape), so a 200k-character
+Why it is fast: it runs right after a model call, with the CPU caches cold, so what counts is the
+memory it touches. The text's words are looked up once each, in one table that holds every listed
+word with the bits of the lists it is in (bot.llm.lexicon INDEX, read by bot.llm.shapes `Text`);
+every later question ("any maths words?", "a family word?") is a bit test, and only lists whose bit
+is set are read. The few regexes (code lines, SQL, tracebacks, equations, design phrases) run only
+when a cheap substring test says they might match, and the common path avoids what is costly cold
+(generators, max(), sorted() with a key): bench/classify_cold.py measures it that way. Signals are read from the first 1,200 and last
+400 characters (where people put the ask and where pastes show their shape), so a 200k-character
 paste costs the same as a short question; the token estimate always counts every character.
 """
 
@@ -48,6 +52,7 @@ from bot.llm.lexicon import (
     CODE_MAKERS,
     CODE_THINGS,
     CODE_WORDS,
+    CONDITIONAL,
     CONSTRAINT_WORDS,
     EXTRACT_WORDS,
     FACT_STARTS,
@@ -59,6 +64,8 @@ from bot.llm.lexicon import (
     NOT_SIMPLE,
     NUMBER_WORDS,
     PROOF_WORDS,
+    QUANTITY_CUES,
+    QUESTION_WORDS,
     SUMMARY_WORDS,
     TRANSLATE_WORDS,
     WRITING_VERBS,
@@ -99,9 +106,10 @@ class TaskProfile:
         return self.task in HARD_TASKS
 
 
-def _mentions(words: list[str]) -> str:
-    shown = ", ".join(f"'{w}'" for w in words[:MAX_KEYWORD_REASONS])
-    return f"mentions {shown}" + (" …" if len(words) > MAX_KEYWORD_REASONS else "")
+def _mentions(words: Sequence[str]) -> str:
+    """ "mentions 'a', 'b', 'c' …" for a non-empty list of words (a join, not a generator: cheaper cold)."""
+    shown = "', '".join(words[:MAX_KEYWORD_REASONS])
+    return f"mentions '{shown}'{' …' if len(words) > MAX_KEYWORD_REASONS else ''}"
 
 
 def _code_structure(t: Text, reasons: list[str]) -> int:
@@ -114,7 +122,7 @@ def _code_structure(t: Text, reasons: list[str]) -> int:
     if looks_like_code(t):
         score += 2
         reasons.append("has lines that look like code (def/class/import/SELECT…)")
-    if has_trace(raw):
+    if has_trace(t):
         score += 2
         reasons.append("contains a stack trace or error output")
     if code_punctuation(raw):
@@ -137,7 +145,7 @@ def _asks_for_code(t: Text) -> tuple[str, str] | None:
 
 
 def _find_code_ask(t: Text) -> tuple[str, str] | None:
-    if not (t.words & CODE_MAKERS and t.words & CODE_THINGS):
+    if not (t.mask & CODE_MAKERS.bit and t.mask & CODE_THINGS.bit):
         return None
     tokens = t.tokens
     for at, token in enumerate(tokens):
@@ -163,16 +171,14 @@ def _code_words(t: Text, reasons: list[str]) -> tuple[int, bool]:
     return score, design is not None
 
 
-_QUANTITY_CUES = frozenset(
-    "much many long old each per total left cost costs pays paid price more less twice half fastest"
-    " minimum add adds".split()
-)
-
-
 def _numbers(t: Text) -> int:
     """How many numbers the request holds, in digits or words."""
     if t.numbers is None:
-        t.numbers = sum(1 for token in t.tokens if token[0].isdigit()) + len(t.words & NUMBER_WORDS)
+        count = len(NUMBER_WORDS.intersection(t.hits)) if t.mask & NUMBER_WORDS.bit else 0
+        for token in t.tokens:
+            if token[0].isdigit():
+                count += 1
+        t.numbers = count
     return t.numbers
 
 
@@ -192,11 +198,11 @@ def _reasoning_score(t: Text, reasons: list[str]) -> tuple[int, bool]:
         reasons.append("maths: percentages")
     if words := t.found(MATHS_WORDS):
         score += len(words)
-        reasons.append("maths: " + _mentions(words))
+        reasons.append(f"maths: {_mentions(words)}")
     numbers = _numbers(t)
-    asks = "?" in t.raw or bool(t.words & {"what", "how", "when", "which", "who", "find", "is"})
+    asks = "?" in t.raw or t.mask & QUESTION_WORDS.bit != 0
     if numbers >= 2 and asks:
-        if t.words & _QUANTITY_CUES:
+        if t.mask & QUANTITY_CUES.bit:
             score += 2
             reasons.append(f"a word problem: {numbers} numbers and a quantity question")
         else:
@@ -204,16 +210,16 @@ def _reasoning_score(t: Text, reasons: list[str]) -> tuple[int, bool]:
             reasons.append(f"a question with {numbers} numbers in it")
     if words := t.found(LOGIC_WORDS):
         score += len(words)
-        reasons.append("logic: " + _mentions(words))
-    if len(family := t.words & FAMILY) >= 2:
+        reasons.append(f"logic: {_mentions(words)}")
+    if t.mask & FAMILY.bit and len(family := FAMILY.intersection(t.hits)) >= 2:
         score += 2
         reasons.append(f"logic: family relations ({', '.join(sorted(family)[:3])})")
-    if numbers and asks and "if" in t.words:
+    if numbers and asks and t.mask & CONDITIONAL.bit:
         score += 1
         reasons.append("a conditional question with numbers")
     if words := t.found(ANALYSIS_WORDS):
         score += len(words)
-        reasons.append("careful analysis: " + _mentions(words))
+        reasons.append(f"careful analysis: {_mentions(words)}")
     constraints = t.found(CONSTRAINT_WORDS)
     if len(constraints) >= 2:
         score += 1
@@ -232,7 +238,7 @@ def _easy_intent(t: Text) -> tuple[str, str] | None:
     if _asks_for_code(t):
         return None
     if verbs := t.found(WRITING_VERBS):
-        genre = t.words & GENRES
+        genre = GENRES.intersection(t.hits)
         if genre or verbs[0] not in _WRITE_ONLY:
             what = f"a {min(genre)}" if genre else f"'{verbs[0]}'"
             return "writing", f"asks for writing ({what})"
@@ -261,7 +267,10 @@ def classify(
     """Classify one request. History and attachments count towards the size, not the signals.
     `previous` is the profile of the exchange this message continues, if any."""
     text = text or ""
-    total_chars = len(text) + max(0, history_chars) + max(0, attachments_chars)
+    # Conditionals, not max(): cold, a builtin's argument parsing costs more than the sum.
+    total_chars = len(text)
+    total_chars += history_chars if history_chars > 0 else 0
+    total_chars += attachments_chars if attachments_chars > 0 else 0
     tokens = -(-total_chars // CHARS_PER_TOKEN)  # ceiling: a 1-character message is 1 token
     t = Text(text)
 
@@ -275,7 +284,7 @@ def classify(
 
     if intent is not None and not structure:
         kind, why = intent
-        translating_code = kind == "translate" and len(t.words & LANGUAGES) >= 2
+        translating_code = kind == "translate" and len(LANGUAGES.intersection(t.hits)) >= 2
         if translating_code:
             code += 2
             code_reasons.append("translates between programming languages")
@@ -335,8 +344,8 @@ def _plainly_easy(t: Text) -> str | None:
         return "a short message with no code, maths, logic or analysis"
     if (
         len(tokens) <= SIMPLE_QUESTION_WORDS
-        and FACT_STARTS.intersection(tokens[:2])
-        and not t.words & NOT_SIMPLE
+        and (tokens[0] in FACT_STARTS or tokens[1] in FACT_STARTS)
+        and not t.mask & NOT_SIMPLE.bit
     ):
         return "a simple factual question"
     return None

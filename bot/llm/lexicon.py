@@ -7,27 +7,41 @@ German, French, Spanish, Italian, Portuguese, Dutch and Polish, because people a
 language; a word is listed only if it rarely appears in an easy request (chat, writing,
 translation, summaries, extraction, simple facts) — "plan" is not a reasoning word ("plan my day"),
 "error" is not a code word ("translate this error message").
+
+Why it is fast: classify runs right after a model call has pushed it out of the CPU caches, when
+every probe into a large set is a cache miss. So INDEX maps every word of every list to the bits of
+the lists it is in (a vocabulary's words, a `Words` set) and to the phrases to try when it is in
+the text (each phrase under its longest, rarest word), and a request's words are looked up once
+each, in that one table, instead of once per list (bot.llm.shapes `Text`); a list whose bit is not
+set is never looked at.
 """
 
 from __future__ import annotations
 
 
-class Vocabulary:
-    """Word groups and phrases for one signal; `order` keeps the groups' order for reasons."""
+class Words(frozenset):
+    """A set of words for one signal; `bit` is its bit in INDEX."""
 
-    __slots__ = ("forms", "form_set", "order", "phrases", "phrase_starts", "start_set", "rank")
+    __slots__ = ("bit",)
+
+
+class Vocabulary:
+    """Word groups and phrases for one signal; `order` keeps the groups' order for reasons.
+    `bit` (set by INDEX) marks its words and phrases."""
+
+    __slots__ = ("forms", "form_set", "order", "phrases", "phrase_starts", "start_set", "rank", "bit")
 
     def __init__(self, groups: str, phrases: str = ""):
         split = [group.split() for group in groups.split("|") if group.strip()]
         self.forms = {form: words[0] for words in split for form in words}
-        # Sets, so `text words & form_set` iterates over the smaller side (a short message's words).
         self.form_set = frozenset(self.forms)
         self.order = tuple(words[0] for words in split)
         self.rank = {group: index for index, group in enumerate(self.order)}
         self.phrases = tuple(
             (f" {p.strip()} ", SHOWN.get(p.strip(), p.strip())) for p in phrases.split("|") if p.strip()
         )
-        # Phrases by their first word, so a text is searched only for phrases that could be in it.
+        # Phrases by their first word: bot.llm.shapes lists phrases with different first words in the
+        # order of `set(words) & start_set`, as classify always has (INDEX tries each phrase once).
         self.phrase_starts: dict[str, list[tuple[str, str]]] = {}
         for padded, name in self.phrases:
             self.phrase_starts.setdefault(padded.split()[0], []).append((padded, name))
@@ -60,18 +74,18 @@ CODE_WORDS = Vocabulary(
     " | code review this | thread safe | connection pool",
 )
 # "Write / implement / build a …" plus one of these is a request for code.
-CODE_MAKERS = frozenset(
+CODE_MAKERS = Words(
     "write implement create build generate make give need convert code schreib schreibe écris escribe"
     " escreva scrivi napisz".split()
 )
-CODE_THINGS = frozenset(
+CODE_THINGS = Words(
     "function class method script query regex hook handler workflow endpoint cli decorator alias filter"
     " config dockerfile makefile migration test tests program app server bot snippet component module"
     " funktion fonction función funzione funkcję função cronjob lambda schema interface struct enum"
     " requête consulta abfrage klasse classe clase programm programme programa skrypt".split()
 )
 # Programming languages: "translate this python to go" is code, "translate to German" is not.
-LANGUAGES = frozenset(
+LANGUAGES = Words(
     "python javascript typescript java golang go rust kotlin swift c++ c# ruby php scala haskell sql"
     " bash".split()
 )
@@ -110,13 +124,13 @@ LOGIC_WORDS = Vocabulary(
     " | how is that possible | weighs more | which weighs | odd one out | next number | the sequence"
     " | always lies | tells the truth | wie lange | cuántos días | welke dag | jaki dzień",
 )
-FAMILY = frozenset(
+FAMILY = Words(
     "father mother son daughter daughters brother brothers sister sisters cousin uncle aunt grandfather"
     " grandmother grandson granddaughter nephew niece husband wife sibling siblings fathers sons"
     " père mère fils fille filles frère sœur vater mutter sohn tochter bruder schwester padre madre hijo"
     " hija hermano hermana ojciec matka syn córka brat siostra".split()
 )
-NUMBER_WORDS = frozenset(
+NUMBER_WORDS = Words(
     "two three four five six seven eight nine ten eleven twelve twenty hundred thousand half twice"
     " double triple drei vier fünf trois quatre cinq tres cuatro cinco tre quattro".split()
 )
@@ -154,7 +168,7 @@ SUMMARY_WORDS = Vocabulary(
     phrases="tl dr | key points | main points | key takeaways | sum up | in short | resume este | vat dit samen"
     " | main ideas | main arguments | bullet points",
 )
-GENRES = frozenset(
+GENRES = Words(
     "poem poems poetry haiku limerick sonnet story stories song chorus rap toast speech eulogy email e-mail"
     " mail letter note message post tweet tagline slogan headline bio description paragraph intro"
     " newsletter announcement reply apology invitation template dialogue scene novel lines line"
@@ -194,4 +208,47 @@ FACT_STARTS = frozenset(
     " hoe wat wanneer waar".split()
 )
 # Words that turn a short question into a puzzle ("which weighs more … or …", "what has keys but …").
-NOT_SIMPLE = frozenset("if than more less but always never or except only without same".split())
+NOT_SIMPLE = Words("if than more less but always never or except only without same".split())
+
+# --- words that gate other checks ---------------------------------------------------------------
+# Numbers in a question (these words, or a "?") are maths; with a quantity cue ("how much", "what is
+# left"), a word problem.
+QUESTION_WORDS = Words("what how when which who find is".split())
+QUANTITY_CUES = Words(
+    "much many long old each per total left cost costs pays paid price more less twice half fastest"
+    " minimum add adds".split()
+)
+CONDITIONAL = Words({"if"})  # "if" and numbers: a conditional question
+# bot.llm.shapes looks for code lines, SQL and design phrases only when one of these words is there.
+CODE_START_WORDS = Words("def class import from function async const let var #include public return".split())
+SQL_WORDS = Words("select from update insert delete create alter drop".split())
+DESIGN_WORDS = Words({"design", "architect", "architecture", "microservice", "microservices"})
+
+
+def _index(*lists: Vocabulary | Words) -> dict[str, tuple[int, tuple[tuple[int, str, int, str, str], ...]]]:
+    """Every word of the lists: the bits of the lists it is in, and the phrases to try when it is in
+    the text, as (vocabulary's bit, " phrase ", its place in the vocabulary, first word, name).
+    A phrase is tried only for its longest word (longer words are rarer: "in how many ways" is
+    tried when "many" is in the text, not for every "in"). Gives each list its bit: fewer than 30
+    lists, so every mask is a small int."""
+    bits: dict[str, int] = {}
+    phrases: dict[str, list[tuple[int, str, int, str, str]]] = {}
+    for index, words in enumerate(lists):
+        words.bit = bit = 1 << index
+        if isinstance(words, Vocabulary):
+            for order, (padded, name) in enumerate(words.phrases):
+                split = padded.split()
+                longest = max(reversed(split), key=len)  # the last of equally long words
+                phrases.setdefault(longest, []).append((bit, padded, order, split[0], name))
+            words = words.forms
+        for word in words:
+            bits[word] = bits.get(word, 0) | bit
+    return {word: (bits.get(word, 0), tuple(phrases.get(word, ()))) for word in [*bits, *phrases]}
+
+
+INDEX = _index(
+    CODE_WORDS, MATHS_WORDS, PROOF_WORDS, LOGIC_WORDS, CONSTRAINT_WORDS, ANALYSIS_WORDS, TRANSLATE_WORDS,
+    SUMMARY_WORDS, WRITING_VERBS, EXTRACT_WORDS, CHAT_WORDS, CODE_MAKERS, CODE_THINGS, LANGUAGES, FAMILY,
+    NUMBER_WORDS, GENRES, NOT_SIMPLE, QUESTION_WORDS, QUANTITY_CUES, CONDITIONAL, CODE_START_WORDS, SQL_WORDS,
+    DESIGN_WORDS,
+)  # fmt: skip

@@ -4,22 +4,37 @@ Owns `Text` (a request's scanned window, prepared once) and the structural detec
 bot.llm.classify. Each regex runs only where a cheap test (str.startswith, `in`, str.find, all in
 C) has found a place it could match: Python's regex engine is slow on patterns that could start at
 any character, ~40 ns a character each.
+
+Why it is fast cold (classify runs right after a model call has evicted the CPU caches, where each
+table probed, each function run and each kind of operation costs trips to memory): `Text` looks
+each of the request's words up once, in bot.llm.lexicon's one INDEX, and keeps the few words found
+there, the bits of the lists they are in and the phrases present (tried only under their longest
+word). `found` returns at a bit test for a list with nothing in the text, and the detectors return
+at a bit test or an `in` on most text (no operator, no newline, no "error"…). Builtins that are
+costly cold (generators, max(), sorted() with a key) stay off the common path.
 """
 
 from __future__ import annotations
 
 import re
 
-from bot.llm.lexicon import Vocabulary
+from bot.llm.lexicon import CODE_START_WORDS, DESIGN_WORDS, INDEX, SQL_WORDS, Vocabulary
 
 SCAN_HEAD, SCAN_TAIL = 1_200, 400  # characters searched for signals
 
-# Punctuation and line breaks become spaces before the text is split into words.
-_SEPARATORS = str.maketrans({c: " " for c in '.,!?:;()[]{}<>"`*/\\|=~@$%&_^\n\t\r¿¡«»“”'})
+# Punctuation and line breaks become spaces before the text is split into words. A string indexed
+# by code point (characters past its end are left alone) is a cheaper table than a dict.
+_SEPARATOR_CHARS = '.,!?:;()[]{}<>"`*/\\|=~@$%&_^\n\t\r¿¡«»“”'
+_SEPARATORS = "".join(
+    " " if chr(point) in _SEPARATOR_CHARS else chr(point)
+    for point in range(max(map(ord, _SEPARATOR_CHARS)) + 1)
+)
 
+# (word, how a code line starts with it)
 _CODE_STARTS = (
-    "def ", "class ", "import ", "from ", "function", "async ", "const ", "let ", "var ",
-    "#include", "public ", "return ",
+    ("def", "def "), ("class", "class "), ("import", "import "), ("from", "from "), ("function", "function"),
+    ("async", "async "), ("const", "const "), ("let", "let "), ("var", "var "), ("#include", "#include"),
+    ("public", "public "), ("return", "return "),
 )  # fmt: skip
 _CODE_LINE = re.compile(
     r"def [A-Za-z_]\w*\s*\(|class [A-Za-z_]\w*\s*[(:]|import [\w.]+\s*$|from [\w.]+ import "
@@ -49,64 +64,126 @@ _DESIGN_AFTER = re.compile(
     r"(?:design|architect) (?:a|an|the|our|my) (?:\S+ )?(?:system|service|platform|schema|backend|api)\b"
     r"|architecture (?:for|of) (?:a|an|the|our|my) (?:\S+ )?(?:app|service|system|platform|backend|api)\b"
 )
-_DESIGN_WORDS = frozenset({"design", "architect", "architecture", "microservice", "microservices"})
+_SQL_WRITE_WORDS = frozenset({"update", "insert", "delete", "create", "alter", "drop"})
+_MICROSERVICES = frozenset({"microservice", "microservices"})
 _ARCHITECTURE_OF = frozenset({"software", "system", "service", "backend", "cloud", "app", "application"})
 _PUNCT_MIN, _PUNCT_SHARE = 8, 0.02  # at least 8 of { } ; and 2% of the characters: code, not prose
 
 
 class Text:
-    """The scanned window of a request, prepared once: raw, as a set of words, and space-separated."""
+    """The scanned window of a request, prepared once: raw, lower-cased, split into words and
+    space-separated. `hits` maps its words that some list holds to those lists' bits (INDEX), `mask`
+    is all their bits; `phrases` holds the vocabularies' phrases present, `phrase_mask` their bits."""
 
-    __slots__ = ("raw", "words", "spaced", "tokens", "numbers", "equation", "asked")
+    __slots__ = (
+        "raw", "lower", "spaced", "tokens", "hits", "mask", "phrases", "phrase_mask", "numbers", "equation", "asked",
+    )  # fmt: skip
 
     def __init__(self, text: str):
         if len(text) > SCAN_HEAD + SCAN_TAIL:
             text = text[:SCAN_HEAD] + "\n" + text[-SCAN_TAIL:]
         self.raw = text
-        spaced = text.lower().translate(_SEPARATORS)
-        self.tokens = spaced.split()
+        self.lower = text.lower()
+        spaced = self.lower.translate(_SEPARATORS)
+        self.tokens = tokens = spaced.split()
+        self.spaced = spaced = f" {spaced} "  # phrases are looked for as " at most " in here
+        # One probe per word into one table. A plain loop: cold, it costs less than `keys() & tokens`.
+        hits: dict[str, int] = {}
+        phrases: list[tuple[int, int, str, str]] = []  # (vocabulary's bit, place in it, first word, name)
+        mask = phrase_mask = 0
+        for word in tokens:
+            if word in INDEX and word not in hits:  # `in` and [], not .get(): no call for most words
+                entry = INDEX[word]
+                hits[word] = bits = entry[0]
+                mask |= bits
+                for bit, padded, order, first, name in entry[1]:  # phrases with this word in them
+                    if padded in spaced:
+                        phrase_mask |= bit
+                        phrases.append((bit, order, first, name))
+        self.hits, self.mask, self.phrases, self.phrase_mask = hits, mask, phrases, phrase_mask
         self.numbers: int | None = None  # counted when first needed
         self.equation = False  # set by the reasoning score
         self.asked: tuple[str, str] | None | bool = False  # _asks_for_code's answer once known
-        self.words = set(self.tokens)
-        self.spaced = f" {spaced} "  # phrases are looked for as " at most " in here
 
     def has(self, phrase: str) -> bool:
         return f" {phrase} " in self.spaced
 
-    def found(self, vocabulary: Vocabulary) -> list[str]:
-        """The vocabulary's words (one form per group, as written) and phrases present, in its order."""
+    def found(self, vocabulary: Vocabulary) -> list[str] | tuple[()]:
+        """The vocabulary's words (one form per group, as written) and phrases present, in its order.
+        Phrases with different first words come in the order classify has always given them."""
+        bit = vocabulary.bit
+        if not (self.mask & bit or self.phrase_mask & bit):
+            return ()  # most calls: none of its words or phrases is in the text
         shown: list[str] = []
-        if hits := self.words & vocabulary.form_set:
-            matched: dict[str, str] = {}
-            for word in sorted(hits):  # sorted: "bug" before "bugs"
-                matched.setdefault(vocabulary.forms[word], word)
-            shown = sorted(matched.values(), key=lambda word: vocabulary.rank[vocabulary.forms[word]])
-        # Only phrases whose first word is in the text are searched for (a set intersection, in C).
-        for first in self.words & vocabulary.start_set:
-            shown.extend(name for padded, name in vocabulary.phrase_starts[first] if padded in self.spaced)
+        if self.mask & bit:
+            for word, bits in self.hits.items():
+                if bits & bit:
+                    shown.append(word)
+            if len(shown) > 1:  # one form per group ("bug" before "bugs"), in the groups' order
+                ranked = [(vocabulary.rank[vocabulary.forms[word]], word) for word in shown]
+                ranked.sort()
+                shown, group = [], -1
+                for rank, word in ranked:
+                    if rank != group:
+                        shown.append(word)
+                        group = rank
+        if self.phrase_mask & bit:
+            matched: list[tuple[int, str]] = []
+            first_seen = None
+            for phrase_bit, order, first, name in self.phrases:
+                if phrase_bit == bit:
+                    if first_seen is not None and first != first_seen:
+                        return shown + self._phrases_in_set_order(vocabulary)
+                    first_seen = first
+                    matched.append((order, name))
+            matched.sort()  # the vocabulary's order
+            for _order, name in matched:
+                shown.append(name)
         return shown
+
+    def _phrases_in_set_order(self, vocabulary: Vocabulary) -> list[str]:
+        """The vocabulary's phrases present when their first words differ (rare), in the order of
+        `set(words) & start_set`, as classify has always listed them. That order follows the
+        strings' hashes, so it can differ between processes (PYTHONHASHSEED); kept so that no
+        reason changes."""
+        phrases: list[str] = []
+        for first in set(self.tokens) & vocabulary.start_set:
+            phrases.extend(name for padded, name in vocabulary.phrase_starts[first] if padded in self.spaced)
+        return phrases
 
 
 def looks_like_code(t: Text) -> bool:
-    raw = t.raw
-    for start in _CODE_STARTS:  # only where a line starts with one of them
-        if start.strip() not in t.words:  # a set lookup first: most text has none of these words
-            continue
-        at = raw.find(start)
-        while at != -1:
-            if not raw[raw.rfind("\n", 0, at) + 1 : at].strip(" \t") and _CODE_LINE.match(raw, at):
-                return True
-            at = raw.find(start, at + 1)
-    if "select" in t.words and "from" in t.words and _SQL.search(raw) is not None:
-        return True
-    if t.words & {"update", "insert", "delete", "create", "alter", "drop"} and _SQL_WRITE.search(raw):
-        return True
+    raw, mask = t.raw, t.mask
+    if mask & CODE_START_WORDS.bit:
+        for word, start in _CODE_STARTS:  # only where a line starts with one of them
+            if word not in t.hits:
+                continue
+            at = raw.find(start)
+            while at != -1:
+                if not raw[raw.rfind("\n", 0, at) + 1 : at].strip(" \t") and _CODE_LINE.match(raw, at):
+                    return True
+                at = raw.find(start, at + 1)
+    if mask & SQL_WORDS.bit:
+        hits = t.hits
+        if "select" in hits and "from" in hits and _SQL.search(raw) is not None:
+            return True
+        if not _SQL_WRITE_WORDS.isdisjoint(hits) and _SQL_WRITE.search(raw):
+            return True
     # A block opened by ":" or "{" and indented on the next line (Python, C-like languages, YAML).
-    return any(opener in raw for opener in (":\n    ", ":\n\t", "{\n  ", "{\n\t"))
+    return "\n" in raw and (":\n    " in raw or ":\n\t" in raw or "{\n  " in raw or "{\n\t" in raw)
 
 
-def has_trace(raw: str) -> bool:
+def has_trace(t: Text) -> bool:
+    raw, lowered = t.raw, t.lower
+    # Every check below needs one of these (the names and "Traceback" lower-cased): most text has none.
+    if not (
+        "error" in lowered
+        or "exception" in lowered
+        or "traceback" in lowered
+        or "\tat " in raw
+        or "  at " in raw
+    ):
+        return False
     for suffix in ("Error", "Exception"):  # IndexError, NullPointerException: CamelCase before the suffix
         at = raw.find(suffix)
         while at > 0:
@@ -116,7 +193,6 @@ def has_trace(raw: str) -> bool:
             if start < at and (not start or not raw[start - 1].isalnum()) and _ERROR_NAME.match(raw, start):
                 return True
             at = raw.find(suffix, at + 1)
-    lowered = raw.lower()
     at = lowered.find("error ")
     while at != -1:  # compiler and database error codes: "error TS2339", "ERROR 1452"
         if _ERROR_CODE.match(raw, at):
@@ -136,14 +212,17 @@ def has_trace(raw: str) -> bool:
 
 
 def has_equation(raw: str) -> bool:
-    for match in _OPERATOR.finditer(raw):
-        left = raw[max(0, match.start() - 3) : match.start()].rstrip()
-        if left and (
-            left[-1].isdigit() or (left[-1].isalpha() and (len(left) < 2 or not left[-2].isalpha()))
-        ):
-            return True
+    # Each `in` is a C scan; the regex engine is started only when an operator is there.
+    if "=" in raw or "+" in raw or "*" in raw or "^" in raw or "×" in raw or "÷" in raw:
+        for match in _OPERATOR.finditer(raw):
+            at = match.start()
+            left = raw[at - 3 if at > 3 else 0 : at].rstrip()
+            if left and (
+                left[-1].isdigit() or (left[-1].isalpha() and (len(left) < 2 or not left[-2].isalpha()))
+            ):
+                return True
     for operator in (" - ", " / "):  # str.find: a regex starting with " " would try every space
-        at = raw.find(operator)
+        at = raw.find(operator) if operator in raw else -1
         while at != -1:
             if at and raw[at - 1].isdigit() and raw[at + 3 : at + 5].lstrip("(")[:1].isdigit():
                 return True
@@ -153,11 +232,11 @@ def has_equation(raw: str) -> bool:
 
 def design_phrase(t: Text) -> str | None:
     """The phrase asking for software design, if any."""
-    if not t.words & _DESIGN_WORDS:
+    if not t.mask & DESIGN_WORDS.bit:
         return None
     if t.has("system design"):
         return "system design"
-    if micro := t.words & {"microservice", "microservices"}:
+    if micro := _MICROSERVICES.intersection(t.hits):
         return min(micro)
     for verb in (" design ", " architect"):
         at = t.spaced.find(verb)
@@ -176,6 +255,8 @@ def design_phrase(t: Text) -> str | None:
 
 def call_count(raw: str) -> int:
     """How many "(" follow a name directly (range(len(a)), fetch(url)); prose puts a space first."""
+    if "(" not in raw:
+        return 0
     calls, at = 0, raw.find("(")
     while at != -1 and calls < 2:
         if at and raw[at - 1] in _NAME_CHARS and not raw[at - 1].isdigit():
@@ -186,5 +267,7 @@ def call_count(raw: str) -> int:
 
 def code_punctuation(raw: str) -> bool:
     """Heavy use of { } ; — source code, not prose."""
+    if not ("{" in raw or "}" in raw or ";" in raw):
+        return False
     punct = raw.count("{") + raw.count("}") + raw.count(";")
     return punct >= _PUNCT_MIN and punct >= _PUNCT_SHARE * len(raw)
