@@ -29,7 +29,7 @@ class Vocabulary:
     """Word groups and phrases for one signal; `order` keeps the groups' order for reasons.
     `bit` (set by INDEX) marks its words and phrases."""
 
-    __slots__ = ("forms", "form_set", "order", "phrases", "phrase_starts", "start_set", "rank", "bit")
+    __slots__ = ("forms", "form_set", "order", "phrases", "rank", "bit")
 
     def __init__(self, groups: str, phrases: str = ""):
         split = [group.split() for group in groups.split("|") if group.strip()]
@@ -40,12 +40,6 @@ class Vocabulary:
         self.phrases = tuple(
             (f" {p.strip()} ", SHOWN.get(p.strip(), p.strip())) for p in phrases.split("|") if p.strip()
         )
-        # Phrases by their first word: bot.llm.shapes lists phrases with different first words in the
-        # order of `set(words) & start_set`, as classify always has (INDEX tries each phrase once).
-        self.phrase_starts: dict[str, list[tuple[str, str]]] = {}
-        for padded, name in self.phrases:
-            self.phrase_starts.setdefault(padded.split()[0], []).append((padded, name))
-        self.start_set = frozenset(self.phrase_starts)
 
 
 SHOWN = {"tl dr": "tl;dr"}  # ";" is a separator, so "tl;dr" arrives as the phrase "tl dr"
@@ -225,21 +219,21 @@ SQL_WORDS = Words("select from update insert delete create alter drop".split())
 DESIGN_WORDS = Words({"design", "architect", "architecture", "microservice", "microservices"})
 
 
-def _index(*lists: Vocabulary | Words) -> dict[str, tuple[int, tuple[tuple[int, str, int, str, str], ...]]]:
+def _index(*lists: Vocabulary | Words) -> dict[str, tuple[int, tuple[tuple[int, str, int, str], ...]]]:
     """Every word of the lists: the bits of the lists it is in, and the phrases to try when it is in
-    the text, as (vocabulary's bit, " phrase ", its place in the vocabulary, first word, name).
+    the text, as (vocabulary's bit, " phrase ", its place in the vocabulary, name).
     A phrase is tried only for its longest word (longer words are rarer: "in how many ways" is
     tried when "many" is in the text, not for every "in"). Gives each list its bit: fewer than 30
     lists, so every mask is a small int."""
     bits: dict[str, int] = {}
-    phrases: dict[str, list[tuple[int, str, int, str, str]]] = {}
+    phrases: dict[str, list[tuple[int, str, int, str]]] = {}
     for index, words in enumerate(lists):
         words.bit = bit = 1 << index
         if isinstance(words, Vocabulary):
             for order, (padded, name) in enumerate(words.phrases):
                 split = padded.split()
                 longest = max(reversed(split), key=len)  # the last of equally long words
-                phrases.setdefault(longest, []).append((bit, padded, order, split[0], name))
+                phrases.setdefault(longest, []).append((bit, padded, order, name))
             words = words.forms
         for word in words:
             bits[word] = bits.get(word, 0) | bit

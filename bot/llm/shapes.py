@@ -89,17 +89,17 @@ class Text:
         self.spaced = spaced = f" {spaced} "  # phrases are looked for as " at most " in here
         # One probe per word into one table. A plain loop: cold, it costs less than `keys() & tokens`.
         hits: dict[str, int] = {}
-        phrases: list[tuple[int, int, str, str]] = []  # (vocabulary's bit, place in it, first word, name)
+        phrases: list[tuple[int, int, str]] = []  # (vocabulary's bit, place in it, name)
         mask = phrase_mask = 0
         for word in tokens:
             if word in INDEX and word not in hits:  # `in` and [], not .get(): no call for most words
                 entry = INDEX[word]
                 hits[word] = bits = entry[0]
                 mask |= bits
-                for bit, padded, order, first, name in entry[1]:  # phrases with this word in them
+                for bit, padded, order, name in entry[1]:  # phrases with this word in them
                     if padded in spaced:
                         phrase_mask |= bit
-                        phrases.append((bit, order, first, name))
+                        phrases.append((bit, order, name))
         self.hits, self.mask, self.phrases, self.phrase_mask = hits, mask, phrases, phrase_mask
         self.numbers: int | None = None  # counted when first needed
         self.equation = False  # set by the reasoning score
@@ -110,7 +110,8 @@ class Text:
 
     def found(self, vocabulary: Vocabulary) -> list[str] | tuple[()]:
         """The vocabulary's words (one form per group, as written) and phrases present, in its order.
-        Phrases with different first words come in the order classify has always given them."""
+        (Phrases used to come in the order of a set of their first words, which follows the strings'
+        hashes: "Why this model?" could list the same reasons in another order in another process.)"""
         bit = vocabulary.bit
         if not (self.mask & bit or self.phrase_mask & bit):
             return ()  # most calls: none of its words or phrases is in the text
@@ -129,27 +130,13 @@ class Text:
                         group = rank
         if self.phrase_mask & bit:
             matched: list[tuple[int, str]] = []
-            first_seen = None
-            for phrase_bit, order, first, name in self.phrases:
+            for phrase_bit, order, name in self.phrases:
                 if phrase_bit == bit:
-                    if first_seen is not None and first != first_seen:
-                        return shown + self._phrases_in_set_order(vocabulary)
-                    first_seen = first
                     matched.append((order, name))
-            matched.sort()  # the vocabulary's order
+            matched.sort()  # the vocabulary's order, the same in every process
             for _order, name in matched:
                 shown.append(name)
         return shown
-
-    def _phrases_in_set_order(self, vocabulary: Vocabulary) -> list[str]:
-        """The vocabulary's phrases present when their first words differ (rare), in the order of
-        `set(words) & start_set`, as classify has always listed them. That order follows the
-        strings' hashes, so it can differ between processes (PYTHONHASHSEED); kept so that no
-        reason changes."""
-        phrases: list[str] = []
-        for first in set(self.tokens) & vocabulary.start_set:
-            phrases.extend(name for padded, name in vocabulary.phrase_starts[first] if padded in self.spaced)
-        return phrases
 
 
 def looks_like_code(t: Text) -> bool:
