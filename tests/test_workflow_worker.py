@@ -154,7 +154,7 @@ async def test_a_hung_worker_is_killed_its_run_failed_with_the_reason_and_a_new_
     atom.providers = fake_providers
     await atom.start()
     worker = atom.server.worker
-    worker.heartbeat, worker.hung_after = 0.2, 2.0
+    worker.heartbeat, worker.hung_after = 0.2, 3.0  # margin for a loaded CI machine
     try:
         worker.start()
         first = await _worker_ready(worker)
@@ -166,7 +166,7 @@ async def test_a_hung_worker_is_killed_its_run_failed_with_the_reason_and_a_new_
         await asyncio.wait_for(atom.providers.wait_for_requests(1, "openai"), 60)  # mid-step
         os.kill(first, signal.SIGSTOP)
         [run] = await wait_for_runs(atom.runtime, workflow_id, 1, timeout=60)
-        assert run.status == "failed" and "stopped responding for 2 seconds" in run.error, run.error
+        assert run.status == "failed" and "stopped responding for 3 seconds" in run.error, run.error
         await settle(atom)
         [dm] = dms_to(atom.slack, "U1")
         assert "failed" in dm.params["text"] and "workflow_retry" in str(dm.params["blocks"])
