@@ -26,17 +26,15 @@ class Words(frozenset):
 
 
 class Vocabulary:
-    """Word groups and phrases for one signal; `order` keeps the groups' order for reasons.
-    `bit` (set by INDEX) marks its words and phrases."""
+    """Word groups and phrases for one signal: `forms` maps each form to its group, `rank` keeps
+    the groups' order for reasons. `bit` (set by INDEX) marks its words and phrases."""
 
-    __slots__ = ("forms", "form_set", "order", "phrases", "rank", "bit")
+    __slots__ = ("forms", "phrases", "rank", "bit")
 
     def __init__(self, groups: str, phrases: str = ""):
         split = [group.split() for group in groups.split("|") if group.strip()]
         self.forms = {form: words[0] for words in split for form in words}
-        self.form_set = frozenset(self.forms)
-        self.order = tuple(words[0] for words in split)
-        self.rank = {group: index for index, group in enumerate(self.order)}
+        self.rank = {words[0]: index for index, words in enumerate(split)}
         self.phrases = tuple(
             (f" {p.strip()} ", SHOWN.get(p.strip(), p.strip())) for p in phrases.split("|") if p.strip()
         )
