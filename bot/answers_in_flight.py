@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, insert, select, update
 
-from bot.delivery import DeliveryFailed, DeliveryPolicy, SlackDelivery
+from bot.delivery import FINISHED_STREAM, DeliveryFailed, DeliveryPolicy, SlackDelivery
 from bot.identity import Person
 from bot.pending import Flusher
 from bot.storage.encryption import Crypto, UndecryptableSecret
@@ -32,9 +32,6 @@ from bot.views.delivery import INTERRUPTED_TEXT, interrupted_blocks
 log = logging.getLogger(__name__)
 
 DEFAULT_DELAY_S = 0.2
-# What Slack says to stopping a stream that was already stopped (bot/delivery.py passes it on as
-# done already): the answer had been delivered.
-FINISHED_STREAM = "message_not_in_streaming_state"
 KEEP_FOR = timedelta(days=7)  # an undelivered or interrupted answer waits this long for its button
 
 
@@ -264,7 +261,8 @@ class AnswersInFlight:
                         blocks=blocks,
                     )
                     if done.get("already") == FINISHED_STREAM:
-                        # The answer had ended; only the row's removal was lost with the process.
+                        # Slack says the stream was already stopped: the answer had ended, and
+                        # only the row's removal was lost with the process.
                         self._gone[row.id] = False
                         continue
                 else:

@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
-# Asking to stop what is already stopped (after a stop whose answer was lost) is a success.
-ALREADY_DONE = {"chat.stopStream": {"message_not_in_streaming_state"}, "chat.delete": {"message_not_found"}}
+# Asking to stop what is already stopped (after a stop whose answer was lost) is a success; the
+# call's result then says which (`{"already": FINISHED_STREAM}`).
+FINISHED_STREAM = "message_not_in_streaming_state"
+ALREADY_DONE = {"chat.stopStream": {FINISHED_STREAM}, "chat.delete": {"message_not_found"}}
 
 
 @dataclass(frozen=True)
