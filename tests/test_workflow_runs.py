@@ -14,6 +14,7 @@ from bot.workflows.spec import ModelStep, SlackStep
 from tests.keyhelpers import KEYS, give_keys, settle
 from tests.workflowhelpers import (
     OWNER,
+    daily_trigger_away_from_now,
     enabled,
     message_spec,
     runs,
@@ -79,7 +80,7 @@ async def test_later_steps_read_earlier_outputs_and_outputs_are_stored_truncated
 async def test_restart_keeps_workflows_scheduled_and_runs_a_missed_one_within_grace_once(atom_sqlite):
     await give_keys(atom_sqlite, "openai")
     on_time = await enabled(atom_sqlite, message_spec("on time"))
-    late = await enabled(atom_sqlite, message_spec("five minutes late"))
+    late = await enabled(atom_sqlite, message_spec("five minutes late", trigger=daily_trigger_away_from_now()))
     runtime = atom_sqlite.runtime
     stored = timing.utc((await workflow(runtime, on_time)).next_run_at)
     await atom_sqlite.stop()
@@ -100,7 +101,7 @@ async def test_restart_keeps_workflows_scheduled_and_runs_a_missed_one_within_gr
 
 async def test_an_occurrence_missed_beyond_grace_is_recorded_as_missed_and_not_run(atom_sqlite):
     runtime = atom_sqlite.runtime
-    workflow_id = await enabled(atom_sqlite, message_spec("too late"))
+    workflow_id = await enabled(atom_sqlite, message_spec("too late", trigger=daily_trigger_away_from_now()))
     await atom_sqlite.stop()
     async with runtime.sessions.begin() as session:
         row = await session.get(Workflow, workflow_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -19,13 +20,21 @@ def daily_trigger(rrule: str = DAILY_9) -> Trigger:
     return Trigger(timezone="Europe/London", description="every day at 9am", rrule=rrule)
 
 
+def daily_trigger_away_from_now() -> Trigger:
+    """Every day at the hour twelve hours from now (London): no occurrence of it falls within the
+    minutes a test moves a due time back, whatever the time of day the tests run at (with 9am,
+    a test run between 09:00 and 09:30 found that morning's occurrence due as well)."""
+    hour = (datetime.now(ZoneInfo("Europe/London")).hour + 12) % 24
+    return daily_trigger(f"DTSTART;TZID=Europe/London:20261201T{hour:02d}0000\nRRULE:FREQ=DAILY")
+
+
 def summary_spec(name: str = "Morning summary", steps=None, output: Output | None = None) -> WorkflowSpec:
     steps = steps or [ModelStep(id="summary", task="summarize", instruction="Summarize my day in one line.")]
     return WorkflowSpec(name=name, trigger=daily_trigger(), steps=steps, output=output or Output())
 
 
-def message_spec(text: str, name: str = "Hello") -> WorkflowSpec:
-    return WorkflowSpec(name=name, trigger=daily_trigger(), steps=[SlackStep(id="say", text=text)])
+def message_spec(text: str, name: str = "Hello", trigger: Trigger | None = None) -> WorkflowSpec:
+    return WorkflowSpec(name=name, trigger=trigger or daily_trigger(), steps=[SlackStep(id="say", text=text)])
 
 
 async def enabled(atom_or_runtime, spec: WorkflowSpec, *, person: Person = OWNER, due_in: float | None = None) -> str:
