@@ -21,6 +21,7 @@ from bot.llm.models import (
     azure_models,
     build_catalog,
     catalog,
+    for_provider,
     lookup,
 )
 from bot.llm.providers import AZURE_MODEL_FAMILIES, CATALOG
@@ -146,6 +147,17 @@ def test_classify_is_deterministic_and_returns_a_frozen_profile():
 
 
 # --- catalog ----------------------------------------------------------------------------------
+
+
+def test_specs_hash_by_identity_and_equal_specs_stay_interchangeable():
+    specs = catalog()
+    assert len({hash(s) for s in specs}) == len(specs)  # no two catalog models collide
+    for spec in specs:
+        twin = replace(spec)
+        assert twin == spec and hash(twin) == hash(spec) and {spec, twin} == {spec}
+        assert lookup(spec.litellm_name) is spec and spec in for_provider(spec.provider)
+    changed = replace(specs[0], input_cost_per_token=specs[0].input_cost_per_token * 2)
+    assert changed != specs[0] and len({changed, specs[0]}) == 2  # same hash, still told apart
 
 
 def test_every_catalog_model_is_priced_with_a_context_window_in_litellms_table():

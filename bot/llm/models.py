@@ -103,6 +103,11 @@ class ModelSpec:
     cache_write_cost_per_token: float | None = None
     long_context_cache: tuple[tuple[int, float | None, float | None], ...] = ()
 
+    def __hash__(self) -> int:
+        # Routing keeps specs in sets and dict keys on every answer; the generated hash would hash
+        # all sixteen fields each time. Equal specs share these two, so the hash stays consistent.
+        return hash((self.provider, self.litellm_name))
+
     @property
     def tier_rank(self) -> int:
         return TIER_RANK[self.tier]
@@ -306,12 +311,13 @@ def azure_models(deployments: Mapping[str, str]) -> list[ModelSpec]:
 
 
 @functools.cache
-def _index(specs: tuple[ModelSpec, ...]) -> tuple[dict[str, ModelSpec], dict[str, tuple[ModelSpec, ...]]]:
+def _index() -> tuple[dict[str, ModelSpec], dict[str, tuple[ModelSpec, ...]]]:
     """The catalog by every name a model answers to (the first model wins, as a scan in catalog
-    order would find it) and by provider: lookups on every answer's path are dict reads."""
+    order would find it) and by provider: lookups on every answer's path are dict reads. Built
+    once, like the catalog: no argument, so a lookup hashes nothing but the name it looks up."""
     by_name: dict[str, ModelSpec] = {}
     by_provider: dict[str, list[ModelSpec]] = {}
-    for spec in specs:
+    for spec in catalog():
         for name in (spec.litellm_name, spec.price_key, spec.name):
             by_name.setdefault(name, spec)
         by_provider.setdefault(spec.provider, []).append(spec)
@@ -319,7 +325,7 @@ def _index(specs: tuple[ModelSpec, ...]) -> tuple[dict[str, ModelSpec], dict[str
 
 
 def for_provider(provider: str) -> list[ModelSpec]:
-    return list(_index(catalog())[1].get(provider, ()))
+    return list(_index()[1].get(provider, ()))
 
 
 def available_models(
@@ -342,4 +348,4 @@ def matches(spec: ModelSpec, name: str) -> bool:
 
 def lookup(litellm_name: str) -> ModelSpec | None:
     """The catalog model with that litellm name (or bare model id), else None."""
-    return _index(catalog())[0].get(litellm_name)
+    return _index()[0].get(litellm_name)
