@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,7 +25,7 @@ from bot.delivery import FINISHED_STREAM, DeliveryFailed, DeliveryPolicy, SlackD
 from bot.identity import Person
 from bot.pending import Flusher
 from bot.storage.encryption import Crypto, UndecryptableSecret
-from bot.storage.models import AnswerInFlight, utcnow
+from bot.storage.models import AnswerInFlight, new_id, utcnow
 from bot.views.delivery import INTERRUPTED_TEXT, interrupted_blocks
 
 log = logging.getLogger(__name__)
@@ -87,7 +86,7 @@ class AnswersInFlight:
     async def begin(
         self, person: Person, question: str, channel: str, thread_ts: str | None, surface: str
     ) -> AnswerTracker:
-        delivery_id = uuid.uuid4().hex
+        delivery_id = new_id().replace("-", "")
         self._new[delivery_id] = {
             "id": delivery_id,
             "enterprise_id": person.enterprise_id,

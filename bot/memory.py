@@ -14,7 +14,6 @@ starts a new one — Slack's agent messaging model — unless it only makes sens
 
 from __future__ import annotations
 
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from bot.followups import FOLLOW_UP_WINDOW, is_follow_up_only
 from bot.identity import Person
 from bot.pending import PendingWrites
 from bot.storage.encryption import Crypto, UndecryptableSecret
-from bot.storage.models import utcnow
+from bot.storage.models import new_id, utcnow
 from bot.storage.repositories import Turns
 from bot.storage.repositories.links import ConversationLinks
 
@@ -138,7 +137,7 @@ class ConversationMemory:
     def remember(self, person: Person, key: str, question: str, answer: str) -> str:
         """Queue one exchange for storing (encrypted when written); returns the id of the answer's turn."""
         now = self.clock()
-        answer_id = str(uuid.uuid4())
+        answer_id = new_id()
         where = (person, key.split(":", 1)[0])
         self._last_answers.pop(where, None)
         self._last_answers[where] = (key, now)
@@ -154,7 +153,7 @@ class ConversationMemory:
             turns=[
                 {
                     **common,
-                    "id": str(uuid.uuid4()),
+                    "id": new_id(),
                     "role": "user",
                     "content": question,
                     "created_at": now,

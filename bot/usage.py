@@ -6,7 +6,6 @@ admin). Over budget, Atom explains and does not call.
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from bot.identity import Person
 from bot.llm.pricing import format_usd
 from bot.pending import PendingWrites
 from bot.readcache import ReadCache
-from bot.storage.models import utcnow
+from bot.storage.models import new_id, utcnow
 from bot.storage.repositories import PersonSettingsStore, UsageLog, WorkspaceBudgets
 
 MODES = ("save", "balanced", "best")
@@ -62,7 +61,7 @@ class UsageService:
 
     @staticmethod
     def new_id() -> str:
-        return str(uuid.uuid4())
+        return new_id()
 
     def record(self, person: Person, record_id: str, **values) -> None:
         """Queue one usage record (after the turns it may point at); written soon."""

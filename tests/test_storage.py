@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import text
 
 from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
-from bot.storage.models import utcnow
+from bot.storage.models import new_id, utcnow
 from bot.storage.repositories import EventClaims
 
 
@@ -187,3 +188,15 @@ async def test_two_answers_linking_the_same_thread_at_once_both_succeed(database
         assert (await links.target("", "T1", "D1:1700000000.000100")).startswith("conv-")
     finally:
         await engine.dispose()
+
+
+def test_new_id_is_a_random_version_4_uuid_in_its_usual_text_form():
+    ids = [new_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for value in ids[:2_000]:
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value  # lower-case hex, dashes where str(uuid4()) puts them
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    # every bit outside the version and variant varies: nothing is fixed by mistake
+    fixed = {i for i in range(128) if len({(uuid.UUID(v).int >> i) & 1 for v in ids[:500]}) == 1}
+    assert fixed == {76, 77, 78, 79, 62, 63}  # the version nibble (0100) and the variant bits (10)
