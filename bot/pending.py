@@ -100,6 +100,7 @@ class PendingWrites:
                 return True
             turns, usage = self._turns, self._usage
             self._turns, self._usage = [], []
+            self._flusher.cancel()  # all that waited is being written: a timer would find nothing
             try:
                 sealed = [{**turn, "content": self._crypto.encrypt(turn["content"])} for turn in turns]
                 await self._records.add(sealed, [_resolved(row) for row in usage])

@@ -66,6 +66,20 @@ async def storage(database_url, *, delay: float = 60.0):
     return engine, pending, memory, usage
 
 
+async def test_a_flush_that_writes_everything_leaves_no_timer_behind(database_url):
+    engine, pending, memory, usage = await storage(database_url)
+    try:
+        memory.remember(ALICE, "D1:1", "What is 2+2?", "Four.")
+        assert pending._flusher._timer is not None  # queued: a flush is due in `delay`
+        assert await pending.flush() and pending.waiting == 0
+        assert pending._flusher._timer is None  # nothing waits, so nothing is due
+        memory.remember(ALICE, "D1:1", "And 3+3?", "Six.")
+        assert pending._flusher._timer is not None  # the next row sets it again
+    finally:
+        await pending.close()
+        await engine.dispose()
+
+
 async def test_every_reader_sees_what_is_still_queued(database_url):
     engine, pending, memory, usage = await storage(database_url)
     try:
