@@ -1,7 +1,8 @@
 """Logging: one setup for the whole process, text or JSON, and a redaction filter.
 
 Every handler gets `RedactingFilter`, which masks provider keys, Slack, Google and Asana tokens
-and Fernet tokens in the message, its arguments, the exception text and the stack. slack_bolt
+and Atom's stored tokens (`a1.…`, and the Fernet tokens of older rows) in the message, its
+arguments, the exception text and the stack. slack_bolt
 logs whole bodies of unverified requests, litellm logs request details: the filter sits on the
 handlers (where every propagated record passes) rather than on individual loggers.
 """
@@ -24,6 +25,7 @@ _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"ya29\.[0-9A-Za-z_\-\.]{6,}"), "ya29.[redacted]"),
     (re.compile(r"1//[0-9A-Za-z_\-]{20,}"), "1//[redacted]"),  # Google refresh tokens
     (re.compile(r"gAAAAA[0-9A-Za-z_\-=]{20,}"), "[fernet-redacted]"),
+    (re.compile(r"(?<![0-9A-Za-z_\-])a1\.[0-9A-Za-z_\-]{43,}"), "[token-redacted]"),  # bot/storage/encryption.py
     # Header-shaped secrets whatever their format (Azure keys are bare hex, Asana tokens vary).
     (
         re.compile(

@@ -8,7 +8,7 @@ cache (exact); the time limit only bounds how long a change made by another proc
 operator's `atom keys rotate`, say) can take to be seen. Atom is one process (PRODUCT.md), so
 in normal running a change is seen by the very next answer.
 
-Key rows are cached as the database holds them (Fernet tokens), with each key sealed under this
+Key rows are cached as the database holds them (encrypted tokens), with each key sealed under this
 process's in-memory key (`MemorySeal`), opened per call: never as plaintext.
 """
 

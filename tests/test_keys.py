@@ -32,7 +32,7 @@ async def test_adding_a_valid_key_checks_it_with_the_provider_then_saves_it_encr
     assert "✅" in _texts(update.params["view"])
     [row] = await credentials(atom)
     assert (row.provider, row.user_id, row.team_id, row.status) == (provider, "U1", "T1", "ok")
-    assert KEYS[provider] not in row.secret and row.secret.startswith("gAAAAA")
+    assert KEYS[provider] not in row.secret and row.secret.startswith("a1.")  # bot/storage/encryption.py
     assert row.hint.endswith(KEYS[provider][-4:])
     [request] = atom.providers.requests_for(provider)
     assert KEYS[provider] in str(request.headers)  # the check really used the key

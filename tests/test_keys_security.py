@@ -4,6 +4,7 @@ rotation, tampering, and a sentinel key that must never show up anywhere."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import subprocess
 import sys
@@ -11,8 +12,11 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
+from bot.storage.encryption import TOKEN_PREFIX, Crypto, UndecryptableSecret
 from bot.storage.models import ProviderCredential
 from tests.conftest import AtomHarness, atom_env, process_env, provider_env, run_atom_cli
 from tests.fakes import payloads
@@ -313,3 +317,55 @@ async def test_rotation_covers_conversations_and_the_old_key_can_then_go(fake_sl
         assert history[0]["content"] == "remember the word KUMQUAT"
     finally:
         await atom.stop()
+
+
+# --- The token format (bot/storage/encryption.py) ---------------------------------------------
+
+
+def test_tokens_are_aes_gcm_under_the_first_key_and_older_fernet_tokens_still_open():
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    crypto = Crypto([old])
+    token = crypto.encrypt("sk-proj-SENTINEL")
+    assert token.startswith(TOKEN_PREFIX) and "SENTINEL" not in token
+    assert token != crypto.encrypt("sk-proj-SENTINEL")  # a fresh nonce each time
+    fernet_token = Fernet(old.encode()).encrypt(b"written before a1 tokens").decode()
+    assert crypto.decrypt(fernet_token) == "written before a1 tokens"
+    both = Crypto([new, old])  # rotation: new first, old still readable
+    assert both.decrypt(token) == "sk-proj-SENTINEL" and both.decrypt(fernet_token) == "written before a1 tokens"
+    for rotated, plain in ((both.rotate(token), "sk-proj-SENTINEL"), (both.rotate(fernet_token), "written before a1 tokens")):
+        assert rotated.startswith(TOKEN_PREFIX) and Crypto([new]).decrypt(rotated) == plain
+        with pytest.raises(UndecryptableSecret):
+            crypto.decrypt(rotated)  # the old key alone does not open what the new one sealed
+    with pytest.raises(UndecryptableSecret):
+        Crypto([new]).decrypt(token)
+
+
+def test_a_token_altered_anywhere_truncated_or_extended_is_refused():
+    crypto = Crypto([Fernet.generate_key().decode()])
+    token = crypto.encrypt("a conversation turn")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for i in range(len(TOKEN_PREFIX), len(token)):
+        changed = alphabet[(alphabet.index(token[i]) + 1) % len(alphabet)]
+        altered = token[:i] + changed + token[i + 1 :]
+        try:
+            assert crypto.decrypt(altered) == "a conversation turn", i  # only unused low bits of the last char
+        except UndecryptableSecret:
+            pass
+    refused = [token[:-1], token[:20], token + "A", token + "==", TOKEN_PREFIX, "a1.a1.", token.replace("a1.", "a2.")]
+    for bad in refused:
+        with pytest.raises(UndecryptableSecret):
+            crypto.decrypt(bad)
+
+
+@given(st.text(max_size=200) | st.text(max_size=200).map(lambda s: TOKEN_PREFIX + s) | st.binary(max_size=120).map(
+    lambda b: TOKEN_PREFIX + base64.urlsafe_b64encode(b).decode().rstrip("=")
+))
+@settings(max_examples=1500, deadline=None)
+def test_decrypt_of_anything_either_opens_or_says_undecryptable(text):
+    try:
+        _FUZZ_CRYPTO.decrypt(text)
+    except UndecryptableSecret:
+        pass
+
+
+_FUZZ_CRYPTO = Crypto([Fernet.generate_key().decode()])

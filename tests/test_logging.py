@@ -10,6 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.logs import redact, setup_logging
+from bot.storage.encryption import Crypto
 
 SECRETS = [
     "sk-proj-SENTINELabcdefghijklmnop1234",
@@ -40,6 +41,16 @@ def test_each_secret_shape_is_masked(secret):
 def test_fernet_tokens_are_masked():
     token = Fernet(Fernet.generate_key()).encrypt(b"hello").decode()
     assert token not in redact(f"stored {token}")
+
+
+def test_atoms_own_tokens_are_masked_wherever_they_stand():
+    crypto = Crypto([Fernet.generate_key().decode()])
+    for plaintext in ("", "x", "a key: sk-" + "A1b2" * 10, "é" * 500):
+        token = crypto.encrypt(plaintext)
+        body = token.removeprefix("a1.")
+        for text in (token, f"stored {token}.", f'{{"secret": "{token}"}}', f"secret={token}&x=1"):
+            assert body not in redact(text) and body[:24] not in redact(text)
+    assert redact("version a1.2 of the plan") == "version a1.2 of the plan"  # prose keeps its words
 
 
 @pytest.mark.parametrize("name", ["root", "slack_bolt.App", "slack_sdk.web", "litellm", "LiteLLM", "bot.handlers"])

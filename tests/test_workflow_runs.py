@@ -68,7 +68,7 @@ async def test_later_steps_read_earlier_outputs_and_outputs_are_stored_truncated
     [run] = await wait_for_runs(atom_sqlite.runtime, workflow_id, 1)
     assert run.status == "success", run.error
     assert run.steps[0]["truncated"] is True and run.steps[0]["chars"] == 5000
-    assert "XXXX" not in run.outputs  # a Fernet token, not the text
+    assert "XXXX" not in run.outputs  # an encrypted token, not the text
     import json
 
     outputs = json.loads(atom_sqlite.runtime.crypto.decrypt(run.outputs))

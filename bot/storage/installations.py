@@ -1,7 +1,7 @@
 """Slack installations for multi-workspace distribution, with bot tokens encrypted at rest.
 
 slack_sdk's own SQLAlchemy installation store keeps tokens in plaintext columns; this one keeps
-one Fernet token per workspace and implements the bot-only half of `AsyncInstallationStore`,
+one encrypted token per workspace and implements the bot-only half of `AsyncInstallationStore`,
 which is all Atom asks for (no user tokens).
 """
 

@@ -47,7 +47,7 @@ class ProviderCredential(Base):
     """A provider key (encrypted) with its non-secret settings, owned by a person or a workspace.
 
     Workspace-shared keys have `user_id == ""`. The plaintext never touches this row: `secret`
-    holds a Fernet token of the key, `hint` the few characters a person may see.
+    holds an encrypted token of the key, `hint` the few characters a person may see.
     """
 
     __tablename__ = "provider_credentials"
@@ -122,7 +122,7 @@ class Meta(Base):
 class ConversationTurn(Base):
     """One message of a conversation Atom keeps (its own memory, not Slack's history).
 
-    `thread_key` names the Slack thread (channel and thread ts); `content` is a Fernet token.
+    `thread_key` names the Slack thread (channel and thread ts); `content` is an encrypted token.
     """
 
     __tablename__ = "conversation_turns"
@@ -191,7 +191,7 @@ class PersonSettings(Base):
 
 
 class SlackInstallation(Base):
-    """A workspace (or org) that installed Atom through OAuth. The bot token is a Fernet token."""
+    """A workspace (or org) that installed Atom through OAuth. The bot token is an encrypted token."""
 
     __tablename__ = "slack_installations"
 
@@ -213,7 +213,7 @@ class SlackInstallation(Base):
 class ServiceConnection(Base):
     """A person's OAuth connection to one provider ("google" covers Calendar, Gmail and Drive).
 
-    `secret` is a Fernet token of {"access_token", "refresh_token"} as JSON; `scopes` are the ones
+    `secret` is an encrypted token of {"access_token", "refresh_token"} as JSON; `scopes` are the ones
     the provider granted (space-separated), so what Atom may do is read from here, not assumed.
     """
 
@@ -244,7 +244,7 @@ class ServiceConnection(Base):
 class ConnectorOAuthState(Base):
     """One OAuth attempt: random, single-use, 10 minutes, bound to the person who clicked.
 
-    Only the SHA-256 of the state is stored; `secret` is a Fernet token of the PKCE verifier.
+    Only the SHA-256 of the state is stored; `secret` is an encrypted token of the PKCE verifier.
     """
 
     __tablename__ = "connector_oauth_states"
@@ -267,7 +267,7 @@ class ConnectorOAuthState(Base):
 class ConnectorApproval(Base):
     """A side effect a model proposed in chat, waiting for its owner's Approve (24 hours, once).
 
-    `params` is a Fernet token of the action's parameters (an email's body is personal data).
+    `params` is an encrypted token of the action's parameters (an email's body is personal data).
     """
 
     __tablename__ = "connector_approvals"
@@ -335,7 +335,7 @@ class WorkflowRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     steps: Mapped[list] = mapped_column(JSON, default=list)  # [{id, status, ms, chars, truncated, error}]
-    outputs: Mapped[str] = mapped_column(Text, default="")  # Fernet token of {step id: text (truncated)}
+    outputs: Mapped[str] = mapped_column(Text, default="")  # encrypted token of {step id: text (truncated)}
     error: Mapped[str] = mapped_column(String(500), default="")
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
 
@@ -371,7 +371,7 @@ class AnswerInFlight(Base):
     """An answer being given, or one Slack would not take: what a restart or a Retry needs.
 
     Written when an answer starts and deleted once it is delivered, so a row left at start-up is
-    an answer a crash cut short. `question` and `answer` are Fernet tokens, like conversation
+    an answer a crash cut short. `question` and `answer` are encrypted tokens, like conversation
     memory; `footer` holds the answer's cost line and buttons (no text of the answer).
     """
 

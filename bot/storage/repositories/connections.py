@@ -19,7 +19,7 @@ class ConnectionRow:
     provider: str
     account: str
     scopes: frozenset[str]
-    secret: str  # Fernet token; decrypted only by TokenKeeper, only for a call
+    secret: str  # encrypted token; decrypted only by TokenKeeper, only for a call
     expires_at: datetime | None
     status: str
     status_detail: str
@@ -127,7 +127,7 @@ class StateRow:
     person: Person
     service: str
     scopes: tuple[str, ...]
-    secret: str  # Fernet token of the PKCE verifier
+    secret: str  # encrypted token of the PKCE verifier
     browser_hash: str
 
 
@@ -193,7 +193,7 @@ class ApprovalRow:
     id: str
     person: Person
     action_id: str
-    params: str  # Fernet token
+    params: str  # encrypted token
     status: str
     expires_at: datetime
 
