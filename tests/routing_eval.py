@@ -39,6 +39,8 @@ _MONDAY = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
 
 def moment(at, index: int) -> datetime:
     return _MONDAY + timedelta(hours=index % 168) if at == WEEK else at
+
+
 HARD = ("code_write", "code_review", "code_debug", "maths", "logic", "analysis")
 EASY = ("chat", "writing", "extraction", "translation", "summary", "facts")
 # What a perfect router would do with each kind of prompt: the ceiling for the cost figure.
