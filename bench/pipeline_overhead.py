@@ -11,7 +11,7 @@ What it measures
       pragmas), one OpenAI key stored with `runtime.vault.save(...)`, and
       `ConversationService(runtime, runtime.memory, runtime.usage, runtime.cooldowns)`. The Reply
       is a no-op (post/status/append/finish do nothing), so this is Atom's own work: pasted-key
-      check, vault.usable (key rows + Fernet decrypt), budget check, plan (preferences + classify +
+      check, vault.usable (key rows from the read cache, AES-GCM open), budget check, plan (preferences + classify +
       routing), message fitting, the streamed litellm call through `ModelCaller` (`stream=True`,
       `include_usage`, `max_retries=0`, timeout), cost, memory.remember and usage.record,
       whatever order `respond` does them in. `use_history=False` and a
@@ -51,7 +51,7 @@ What it measures
     attributes only; no product code changes), each followed by one bare litellm call so the
     model call inside Atom can be compared with a bare one made under the same conditions, SQL
     statements and commits counted per call, and
-    the pure-Python steps (classify, routing, token counting, Fernet decrypt, footer blocks)
+    the pure-Python steps (classify, routing, token counting, token encrypt and decrypt, footer blocks)
     timed on their own. `--profile` adds a cProfile of Atom and of bare litellm calls, with
     each one's own time per call grouped by library and the difference.
 
@@ -439,8 +439,8 @@ async def breakdown(paths: Paths, runtime: Runtime, litellm, encryption_key: str
         "litellm.token_counter (when fit counts)": time_sync(
             lambda: litellm.token_counter(model=model.litellm_name, messages=messages), 1000
         ),
-        "Fernet decrypt": time_sync(lambda: crypto.decrypt(token), 5000),
-        "Fernet encrypt": time_sync(lambda: crypto.encrypt(QUESTION), 5000),
+        "token decrypt (AES-GCM)": time_sync(lambda: crypto.decrypt(token), 5000),
+        "token encrypt (AES-GCM)": time_sync(lambda: crypto.encrypt(QUESTION), 5000),
         "cost + baseline_cost": time_sync(lambda: (cost(model, 40, 60), baseline_cost(40, 60)), 5000),
         "footer_blocks": time_sync(
             lambda: footer_blocks("rid", model=model.litellm_name, cost=0.0001, saving=0.001, notes=[]), 2000

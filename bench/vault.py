@@ -1,4 +1,4 @@
-"""KeyVault latency: store-and-encrypt and load-and-decrypt of one provider key, against bare Fernet.
+"""KeyVault latency: store-and-encrypt and load-and-decrypt of one provider key, against bare encryption.
 
 What it measures
     A fresh SQLite database in a temporary directory (`create_engine("sqlite+aiosqlite:///…")`,
@@ -15,7 +15,7 @@ What it measures
       audit row (`key_added` / `key_replaced`), then commit; the audit row count is checked and
       printed.
     * load — `vault.load(person, "openai", "personal")` for a random person who has a key: one
-      SELECT by owner and provider, then a Fernet decrypt.
+      SELECT by owner and provider, then a token decrypt (AES-GCM).
     * encrypt / decrypt — bare `Crypto.encrypt` and `Crypto.decrypt` of the same key, in the same
       run, to show how much of a vault operation is cryptography and how much is storage.
 
@@ -26,7 +26,7 @@ What it measures
 
 How to read the output
     One line per operation: count, p50 / p99 / mean / max, in ms for vault operations and µs for
-    bare Fernet. Save is also split into insert and replace. "goal" says whether p99 <= 2 ms holds
+    bare encryption. Save is also split into insert and replace. "goal" says whether p99 <= 2 ms holds
     for each vault operation (save and load). "event-loop thread CPU" is the CPU time the loop
     thread spent per operation (SQLAlchemy, aiosqlite's hand-off, Fernet), as opposed to waiting for
     SQLite's worker thread or for the OS: if it is near the mean, the cost is Python on the loop.
