@@ -17,6 +17,9 @@ import time
 
 # Ordered: the most specific patterns first so a `sk-ant-…` key is not half-masked as `sk-…`.
 _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # Atom's stored tokens first: a random token body can contain "sk-" or "AIza".
+    (re.compile(r"a1\.[0-9A-Za-z_\-]{43,}"), "[token-redacted]"),  # bot/storage/encryption.py
+    (re.compile(r"gAAAAA[0-9A-Za-z_\-=]{20,}"), "[fernet-redacted]"),
     (re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}"), "sk-ant-[redacted]"),
     (re.compile(r"sk-[A-Za-z0-9_\-]{8,}"), "sk-[redacted]"),
     (re.compile(r"AIza[0-9A-Za-z_\-]{20,}"), "AIza[redacted]"),
@@ -24,8 +27,6 @@ _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"xapp-[0-9A-Za-z\-]{6,}"), "xapp-[redacted]"),
     (re.compile(r"ya29\.[0-9A-Za-z_\-\.]{6,}"), "ya29.[redacted]"),
     (re.compile(r"1//[0-9A-Za-z_\-]{20,}"), "1//[redacted]"),  # Google refresh tokens
-    (re.compile(r"gAAAAA[0-9A-Za-z_\-=]{20,}"), "[fernet-redacted]"),
-    (re.compile(r"(?<![0-9A-Za-z_\-])a1\.[0-9A-Za-z_\-]{43,}"), "[token-redacted]"),  # bot/storage/encryption.py
     # Header-shaped secrets whatever their format (Azure keys are bare hex, Asana tokens vary).
     (
         re.compile(

@@ -50,6 +50,12 @@ def test_atoms_own_tokens_are_masked_wherever_they_stand():
         body = token.removeprefix("a1.")
         for text in (token, f"stored {token}.", f'{{"secret": "{token}"}}', f"secret={token}&x=1"):
             assert body not in redact(text) and body[:24] not in redact(text)
+    token = crypto.encrypt("y")
+    for text in (f"secret%3D{token}", repr(f"x\n{token}"), f"secret_{token}", f"secret-{token}", f"x{token}"):
+        assert token[3:20] not in redact(text)
+    # A random body may hold "sk-" (about 1 token in 6,000): masked whole all the same.
+    token = next(t for t in (crypto.encrypt("z") for _ in range(300_000)) if "sk-" in t)
+    assert redact(f"v={token}") == "v=[token-redacted]"
     assert redact("version a1.2 of the plan") == "version a1.2 of the plan"  # prose keeps its words
 
 

@@ -86,6 +86,10 @@ def _derived(fernet_key: bytes, info: bytes, length: int) -> bytes:
     )
 
 
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 class Crypto:
     def __init__(self, keys: tuple[str, ...] | list[str]):
         if not keys:
@@ -110,7 +114,7 @@ class Crypto:
         key_id, aead = self._aeads[0]
         nonce = os.urandom(_NONCE_BYTES)
         sealed = aead.encrypt(nonce, plaintext.encode(), TOKEN_PREFIX.encode() + key_id)
-        return TOKEN_PREFIX + base64.urlsafe_b64encode(key_id + nonce + sealed).decode().rstrip("=")
+        return TOKEN_PREFIX + _b64(key_id + nonce + sealed)
 
     def decrypt(self, token: str) -> str:
         try:
@@ -128,8 +132,8 @@ class Crypto:
             raw = base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_", validate=True)
         except binascii.Error:
             raise ValueError("not a token") from None
-        if len(raw) < _ID_BYTES + _NONCE_BYTES + _TAG_BYTES:
-            raise ValueError("not a token")
+        if len(raw) < _ID_BYTES + _NONCE_BYTES + _TAG_BYTES or _b64(raw) != body:
+            raise ValueError("not a token")  # one spelling per token: no "+" or "/", no stray low bits
         key_id, nonce, sealed = raw[:_ID_BYTES], raw[_ID_BYTES : _ID_BYTES + _NONCE_BYTES], raw[_ID_BYTES + _NONCE_BYTES :]
         for aead in self._by_id.get(key_id, ()):
             try:
