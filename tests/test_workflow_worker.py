@@ -25,6 +25,7 @@ from bot.storage.encryption import Secret
 from bot.storage.models import utcnow
 from bot.workflows.spec import ActionStep, ModelStep
 from bot.workflows.worker import Handoff
+from tests.clock import ManualClock
 from tests.conftest import AtomHarness, atom_env, process_env, provider_env
 from tests.connector_helpers import (  # noqa: F401  (fixtures)
     ANN,
@@ -83,6 +84,13 @@ async def _worker_ready(worker, previous_pid: int | None = None, timeout: float 
         assert asyncio.get_running_loop().time() < deadline, f"the worker never became ready: {worker.state}"
         await asyncio.sleep(0.05)
     return worker.pid
+
+
+async def _until(condition, worker, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"the worker never got there: {worker.state}"
+        await asyncio.sleep(0.05)
 
 
 def dms_to(slack, user: str):
@@ -154,19 +162,32 @@ async def test_a_hung_worker_is_killed_its_run_failed_with_the_reason_and_a_new_
     atom.providers = fake_providers
     await atom.start()
     worker = atom.server.worker
-    worker.heartbeat, worker.hung_after = 0.2, 3.0  # margin for a loaded CI machine
+    # Silence is measured by a clock the test moves: ten minutes of it never pass in real time here,
+    # so only the test's clock can make the worker count as hung, however fast this machine runs.
+    clock = ManualClock()
+    worker.heartbeat, worker.hung_after, worker.clock = 0.2, 600.0, clock
     try:
         worker.start()
         first = await _worker_ready(worker)
-        await asyncio.sleep(1.0)  # several heartbeats: a quiet, healthy worker is left alone
+        for _ in range(5):  # 40 minutes in all, never 10 without a line: a quiet, healthy worker is left alone
+            heard = worker.heartbeats
+            clock.advance(480.0)
+            await _until(lambda heard=heard: worker.heartbeats > heard, worker)  # one line after the move
         assert worker.hangs == 0 and worker.pid == first
         await give_keys(atom, "openai")
         atom.providers.script("openai", Behaviour(hang=True))
         workflow_id = await enabled(atom, summary_spec(), due_in=0.3)
         await asyncio.wait_for(atom.providers.wait_for_requests(1, "openai"), 60)  # mid-step
         os.kill(first, signal.SIGSTOP)
+
+        def silent_for_10_minutes() -> bool:  # a line written just before the stop may still come in
+            clock.advance(600.0)
+            return worker.hangs > 0
+
+        await _until(silent_for_10_minutes, worker)
         [run] = await wait_for_runs(atom.runtime, workflow_id, 1, timeout=60)
-        assert run.status == "failed" and "stopped responding for 3 seconds" in run.error, run.error
+        assert worker.hangs == 1
+        assert run.status == "failed" and "stopped responding for 600 seconds" in run.error, run.error
         await settle(atom)
         [dm] = dms_to(atom.slack, "U1")
         assert "failed" in dm.params["text"] and "workflow_retry" in str(dm.params["blocks"])

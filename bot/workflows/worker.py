@@ -44,6 +44,7 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -108,11 +109,13 @@ class WorkerSupervisor:
         command: list[str] | None = None,
         heartbeat: float = HEARTBEAT_SECONDS,
         hung_after: float = HUNG_AFTER_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.runtime = runtime
         self.command = command or [sys.executable, "-m", "bot", "worker"]
         self.heartbeat = heartbeat
         self.hung_after = hung_after
+        self.clock = clock  # what silence and a child's lifetime are measured by (tests drive it)
         self._queue: deque[Handoff] = deque()  # claimed, not yet sent to a ready child
         self._sent: dict[str, Handoff] = {}  # sent to the current child, not heard started
         self._running: dict[str, Handoff] = {}  # started in the current child, not done
@@ -125,6 +128,7 @@ class WorkerSupervisor:
         self.restarts = 0
         self.hangs = 0  # children killed for not answering
         self.finished = 0  # runs the children reported done
+        self.heartbeats = 0  # "alive" lines heard from the children
         self.pid: int | None = None
         self.state = "not started (no workflow armed)"
 
@@ -172,7 +176,7 @@ class WorkerSupervisor:
     async def _supervise(self) -> None:
         backoff = BACKOFF_FIRST
         while not self._stopping:
-            began = time.monotonic()
+            began = self.clock()
             try:
                 code = await self._one_child()
             except Exception:  # could not even start it (fork failed…): the same as dying
@@ -180,7 +184,7 @@ class WorkerSupervisor:
                 code = None
             if self._stopping:
                 break
-            if time.monotonic() - began >= STABLE_AFTER:
+            if self.clock() - began >= STABLE_AFTER:
                 backoff = BACKOFF_FIRST
             self.restarts += 1
             why = "it stopped responding" if code == "hung" else f"exit code {code}"
@@ -216,15 +220,19 @@ class WorkerSupervisor:
             lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", 0)
         )
         self._writer = asyncio.create_task(self._send(self._proc), name="atom-workflow-worker-send")
-        hung = False
+        hung = spoke = False
+        heard = self.clock()  # when the child last wrote a line (or was started, or killed)
+        next_line: asyncio.Future | None = None
         try:
-            spoke = False
             while True:  # to the end: every report the child wrote
-                try:
-                    line = await asyncio.wait_for(
-                        reader.readline(), self.hung_after if spoke else max(self.hung_after, STARTUP_ALLOWANCE)
-                    )
-                except TimeoutError:
+                if next_line is None:
+                    next_line = asyncio.ensure_future(reader.readline())
+                # Looked at once a heartbeat: the silence is measured by `clock`, not by this wait.
+                await asyncio.wait({next_line}, timeout=min(self.heartbeat, self.hung_after))
+                if not next_line.done():
+                    limit = self.hung_after if spoke else max(self.hung_after, STARTUP_ALLOWANCE)
+                    if self.clock() - heard < limit:
+                        continue
                     if hung:  # killed, yet its pipe is still open: a grandchild holds it
                         break
                     hung = True
@@ -236,12 +244,17 @@ class WorkerSupervisor:
                     )
                     with contextlib.suppress(ProcessLookupError):
                         self._proc.kill()
+                    heard = self.clock()
                     continue
+                line, next_line = next_line.result(), None
                 if not line:
                     break
-                spoke = True
+                spoke, heard = True, self.clock()
                 self._report(line)
         finally:
+            if next_line is not None:
+                next_line.cancel()
+                await asyncio.gather(next_line, return_exceptions=True)
             transport.close()
             self._ready = False
             self._writer.cancel()
@@ -280,6 +293,8 @@ class WorkerSupervisor:
             self._ready = True
             self.state = "ready"
             self._wake.set()
+        elif "alive" in message:
+            self.heartbeats += 1
 
     async def _send(self, proc: asyncio.subprocess.Process) -> None:
         """Write queued runs to the child once it is ready; close its stdin when stopping."""
