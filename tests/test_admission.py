@@ -6,14 +6,7 @@ import asyncio
 import time
 
 from bot.admission import ALWAYS_ALLOWED, GROW_PER_TICK, SHRINK, AdaptiveAdmission
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import ManualClock
 
 
 async def settle() -> None:
@@ -22,7 +15,7 @@ async def settle() -> None:
 
 
 async def test_a_light_load_never_waits():
-    admission = AdaptiveAdmission(rate=2.0, clock=Clock())  # a slow rate, and no time passes
+    admission = AdaptiveAdmission(rate=2.0, clock=ManualClock())  # a slow rate, and no time passes
     for _ in range(ALWAYS_ALLOWED):
         await asyncio.wait_for(admission.acquire(), 0.1)
     assert admission.active == ALWAYS_ALLOWED and admission.waiting == 0
@@ -34,7 +27,7 @@ async def test_a_light_load_never_waits():
 
 
 async def test_beyond_the_rate_answers_wait_and_start_in_arrival_order_as_tokens_come():
-    clock = Clock()
+    clock = ManualClock()
     admission = AdaptiveAdmission(rate=10.0, clock=clock, tick=3600)  # ticks only when the test says
     order: list[int] = []
 
@@ -58,7 +51,7 @@ async def test_beyond_the_rate_answers_wait_and_start_in_arrival_order_as_tokens
 
 
 async def test_a_late_loop_slows_starts_and_a_keeping_up_loop_speeds_them_up_again():
-    admission = AdaptiveAdmission(rate=100.0, min_rate=2.0, target_lag=0.01, clock=Clock())
+    admission = AdaptiveAdmission(rate=100.0, min_rate=2.0, target_lag=0.01, clock=ManualClock())
     admission.adjust(0.2)
     assert admission.rate == 100.0 * SHRINK
     for _ in range(100):
@@ -73,7 +66,7 @@ async def test_a_late_loop_slows_starts_and_a_keeping_up_loop_speeds_them_up_aga
 
 
 async def test_never_more_than_max_active_at_once_whatever_the_rate():
-    admission = AdaptiveAdmission(rate=1000.0, max_active=3, clock=Clock())
+    admission = AdaptiveAdmission(rate=1000.0, max_active=3, clock=ManualClock())
     for _ in range(3):
         await admission.acquire()
     waiter = asyncio.create_task(admission.acquire())
@@ -107,7 +100,7 @@ async def test_the_watcher_measures_real_loop_lag_and_stops_when_nobody_waits():
 
 
 async def test_a_cancelled_waiter_gives_up_its_place_and_loses_nothing():
-    admission = AdaptiveAdmission(max_active=1, clock=Clock())
+    admission = AdaptiveAdmission(max_active=1, clock=ManualClock())
     await admission.acquire()
     first = asyncio.create_task(admission.acquire())
     second = asyncio.create_task(admission.acquire())
@@ -124,7 +117,7 @@ async def test_a_cancelled_waiter_gives_up_its_place_and_loses_nothing():
 
 
 async def test_a_waiter_cancelled_just_as_it_was_admitted_passes_its_place_on():
-    admission = AdaptiveAdmission(max_active=1, clock=Clock())
+    admission = AdaptiveAdmission(max_active=1, clock=ManualClock())
     await admission.acquire()
     first = asyncio.create_task(admission.acquire())
     second = asyncio.create_task(admission.acquire())

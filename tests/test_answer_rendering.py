@@ -7,6 +7,7 @@ from slack_sdk.models.blocks import MarkdownBlock
 
 from bot.llm.trimming import TRUNCATION_MARK, fit
 from bot.views.answers import MARKDOWN_LIMIT, split_text
+from tests.clock import ManualClock
 from tests.fakes import payloads
 from tests.keyhelpers import give_keys, settle
 
@@ -89,14 +90,6 @@ async def test_a_very_long_unthreaded_answer_becomes_several_messages(atom_sqlit
     last = atom_sqlite.slack.calls_to("chat.postMessage")[-1]
     updates = [u for u in atom_sqlite.slack.calls_to("chat.update") if "Why this model?" in str(u.params)]
     assert "Why this model?" in str(last.params) or updates
-
-
-class ManualClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 async def test_unthreaded_updates_are_at_most_one_a_second(fake_slack):

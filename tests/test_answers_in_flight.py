@@ -12,16 +12,9 @@ from bot.storage import migrate
 from bot.storage.encryption import Crypto
 from bot.storage.engine import create_engine, session_factory
 from bot.storage.models import AnswerInFlight
+from tests.clock import ManualClock
 
 ALICE = Person(enterprise_id="", team_id="T1", user_id="U1")
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def rows(engine) -> int:
@@ -32,13 +25,13 @@ async def rows(engine) -> int:
 class InFlight:
     """A store on a fresh database, a clock the test moves, and the engine to count rows with."""
 
-    def __init__(self, engine, answers: AnswersInFlight, clock: Clock):
+    def __init__(self, engine, answers: AnswersInFlight, clock: ManualClock):
         self.engine, self.answers, self.clock = engine, answers, clock
 
 
 @pytest.fixture
 async def inflight(database_url):
-    clock = Clock()
+    clock = ManualClock()
     engine = create_engine(database_url)
     await migrate.upgrade(engine)
     answers = AnswersInFlight(session_factory(engine), Crypto([Fernet.generate_key().decode()]), delay=60, clock=clock)
