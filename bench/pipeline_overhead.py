@@ -80,6 +80,7 @@ import io
 import json
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -264,12 +265,7 @@ async def timed_block(fn, count: int, settle=None) -> tuple[list[float], float]:
 def block_medians_diff(a: list[list[float]], b: list[list[float]]) -> float:
     """Median over blocks of (median of a's block - median of b's block next to it): each pair
     ran within a fraction of a second, so a drift of the machine's speed cancels within it."""
-    def median(values: list[float]) -> float:
-        s = sorted(values)
-        mid = len(s) // 2
-        return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
-
-    return median([median(x) - median(y) for x, y in zip(a, b, strict=True)])
+    return statistics.median(statistics.median(x) - statistics.median(y) for x, y in zip(a, b, strict=True))
 
 
 # ---------------------------------------------------------------------------------------------
