@@ -209,7 +209,7 @@ def has_equation(raw: str) -> bool:
             ):
                 return True
     for operator in (" - ", " / "):  # str.find: a regex starting with " " would try every space
-        at = raw.find(operator) if operator in raw else -1
+        at = raw.find(operator)
         while at != -1:
             if at and raw[at - 1].isdigit() and raw[at + 3 : at + 5].lstrip("(")[:1].isdigit():
                 return True
